@@ -1,0 +1,345 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html_join
+from django_celery_results.models import TaskResult
+
+from analysis.jobs import job_request
+from analysis.models import (
+    CellAggregate,
+    ExclusionDecision,
+    JobRun,
+    QualityResult,
+    QualityRuleSetting,
+    Snapshot,
+    SnapshotAccessGrant,
+    StudyJobs,
+)
+from analysis.quality import RULES, exclusion_override
+from analysis.snapshots import snapshot_set_published
+from moodlab.studies.admin_scoping import StudyScopedAdmin
+
+
+def _task_field(name: str) -> Subquery:
+    return Subquery(TaskResult.objects.filter(task_id=OuterRef("task_id")).values(name)[:1])
+
+
+def _with_task_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
+    """Join Celery's TaskResult (same task id) in the query, not one lookup per row."""
+    return runs.annotate(
+        state=_task_field("status"),
+        result=_task_field("result"),
+        started=_task_field("date_started"),
+        done=_task_field("date_done"),
+        traceback=_task_field("traceback"),
+    )
+
+
+def _describe(run: JobRun) -> str:
+    state = run.state or "QUEUED"  # type: ignore[attr-defined]
+    if state == "PROGRESS":
+        percent = json.loads(run.result or "{}").get("percent", 0)  # type: ignore[attr-defined]
+        return f"running, {percent:.0f}%"
+    return state.lower()
+
+
+@admin.register(JobRun)
+class JobRunAdmin(StudyScopedAdmin):
+    list_display = ["kind", "study", "requested_by", "requested_at", "status", "duration", "error"]
+    list_filter = ["kind", "study"]
+    list_select_related = ["study", "requested_by"]
+    readonly_fields = ["study", "kind", "task_id", "requested_by", "requested_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[JobRun]:
+        return _with_task_state(super().get_queryset(request))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Status")
+    def status(self, run: JobRun) -> str:
+        return _describe(run)
+
+    @admin.display(description="Duration")
+    def duration(self, run: JobRun) -> str:
+        started, done = run.started, run.done  # type: ignore[attr-defined]
+        return f"{(done - started).total_seconds():.1f} s" if started and done else "–"
+
+    @admin.display(description="Error")
+    def error(self, run: JobRun) -> str:
+        traceback = run.traceback or ""  # type: ignore[attr-defined]
+        return traceback.strip().splitlines()[-1] if traceback.strip() else ""
+
+
+def _job_action(kind: str, label: str) -> Any:
+    def action(modeladmin: StudyJobsAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for study in queryset:
+            job_request(study_id=study.pk, kind=kind, user=request.user)
+        modeladmin.message_user(request, f"{label}: queued for {queryset.count()} study(ies).")
+
+    action.__name__ = f"run_{kind}"
+    return admin.action(description=f"Run: {label}")(action)
+
+
+@admin.register(StudyJobs)
+class StudyJobsAdmin(StudyScopedAdmin):
+    """Select studies and run a job; each job's latest state and progress shows per row."""
+
+    study_path = ""
+    list_display = ["title", "slug", "phase", "aggregate", "quality", "export"]
+    actions = [_job_action(kind.value, str(kind.label)) for kind in JobRun.Kind]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        prefetches = [
+            Prefetch(
+                "job_runs",
+                queryset=_with_task_state(JobRun.objects.filter(kind=kind))[:1],
+                to_attr=f"latest_{kind}",
+            )
+            for kind in JobRun.Kind.values
+        ]
+        return super().get_queryset(request).prefetch_related(*prefetches)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _latest(self, study: Any, kind: str) -> str:
+        runs = getattr(study, f"latest_{kind}")
+        if not runs:
+            return "never run"
+        return f"{_describe(runs[0])} ({runs[0].requested_at:%Y-%m-%d %H:%M})"
+
+    @admin.display(description="Aggregation")
+    def aggregate(self, study: Any) -> str:
+        return self._latest(study, JobRun.Kind.AGGREGATE)
+
+    @admin.display(description="Quality control")
+    def quality(self, study: Any) -> str:
+        return self._latest(study, JobRun.Kind.QUALITY)
+
+    @admin.display(description="Snapshot export")
+    def export(self, study: Any) -> str:
+        return self._latest(study, JobRun.Kind.EXPORT)
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(StudyScopedAdmin):
+    list_display = ["study", "version", "status", "published", "created_at", "downloads"]
+    list_filter = ["status", "published", "study"]
+    list_select_related = ["study"]
+    readonly_fields = [f.name for f in Snapshot._meta.fields] + ["downloads"]
+    actions = ["publish", "withdraw"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # snapshots are immutable; withdraw instead of deleting
+
+    @admin.display(description="Files")
+    def downloads(self, snapshot: Snapshot) -> str:
+        if snapshot.status != Snapshot.Status.COMPLETE:
+            return "–"
+        names = ["manifest.json", *sorted(snapshot.manifest.get("files", {}))]
+        links = (
+            (
+                reverse(
+                    "v1:snapshot-file",
+                    kwargs={
+                        "study_slug": snapshot.study.slug,
+                        "version": snapshot.version,
+                        "file_name": name,
+                    },
+                ),
+                name,
+            )
+            for name in names
+        )
+        return format_html_join(" · ", '<a href="{}">{}</a>', links)
+
+    def _set_published(
+        self, request: HttpRequest, queryset: QuerySet[Snapshot], value: bool
+    ) -> None:
+        for snapshot in queryset:
+            try:
+                snapshot_set_published(snapshot_id=snapshot.pk, published=value)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{snapshot}: {' '.join(error.messages)}", messages.ERROR
+                )
+
+    @admin.action(description="Publish to everyone")
+    def publish(self, request: HttpRequest, queryset: QuerySet[Snapshot]) -> None:
+        self._set_published(request, queryset, True)
+
+    @admin.action(description="Withdraw publication")
+    def withdraw(self, request: HttpRequest, queryset: QuerySet[Snapshot]) -> None:
+        self._set_published(request, queryset, False)
+
+
+@admin.register(CellAggregate)
+class CellAggregateAdmin(StudyScopedAdmin):
+    list_display = ["study", "locale", "song", "term", "n", "mean", "sd", "median", "sem"]
+    list_filter = ["study", "locale"]
+    list_select_related = ["study", "locale", "song", "term"]
+    search_fields = ["song__external_id", "term__key"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class QualityRuleSettingForm(forms.ModelForm):
+    rule = forms.ChoiceField(choices=[(name, rule.title) for name, rule in RULES.items()])
+
+    class Meta:
+        model = QualityRuleSetting
+        fields = ["study", "rule", "enabled", "params"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("rule") in RULES and isinstance(data.get("params"), dict):
+            RULES[data["rule"]].params_with(data["params"])
+        return data
+
+
+@admin.register(QualityRuleSetting)
+class QualityRuleSettingAdmin(StudyScopedAdmin):
+    form = QualityRuleSettingForm
+    list_display = ["study", "rule", "enabled", "params", "defaults"]
+    list_filter = ["study", "rule", "enabled"]
+    list_select_related = ["study"]
+
+    @admin.display(description="Default parameters")
+    def defaults(self, setting: QualityRuleSetting) -> str:
+        rule = RULES.get(setting.rule)
+        return json.dumps(rule.defaults) if rule else "unknown rule"
+
+
+@admin.register(QualityResult)
+class QualityResultAdmin(StudyScopedAdmin):
+    study_path = "run__study"
+    list_display = ["participant", "rule", "version", "passed", "value", "run"]
+    list_filter = ["rule", "passed", "run__study"]
+    list_select_related = ["participant", "run"]
+    readonly_fields = [
+        "run",
+        "participant",
+        "rule",
+        "version",
+        "params",
+        "passed",
+        "value",
+        "evidence",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ExclusionOverrideForm(forms.ModelForm):
+    class Meta:
+        model = ExclusionDecision
+        fields = ["override", "override_reason"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("override") and not data.get("override_reason", "").strip():
+            self.add_error("override_reason", "Say why you override the rules.")
+        return data
+
+
+@admin.register(ExclusionDecision)
+class ExclusionDecisionAdmin(StudyScopedAdmin):
+    """The rules' verdict is read-only; a researcher sets an override with a reason."""
+
+    form = ExclusionOverrideForm
+    list_display = [
+        "participant",
+        "study",
+        "excluded",
+        "rules_excluded",
+        "override",
+        "overridden_by",
+        "overridden_at",
+        "rule_names",
+    ]
+    list_filter = ["study", "excluded", "rules_excluded", "override"]
+    list_select_related = ["participant", "study", "overridden_by"]
+    fields = [
+        "participant",
+        "study",
+        "excluded",
+        "rules_excluded",
+        "reasons",
+        "run",
+        "decided_at",
+        "override",
+        "override_reason",
+        "overridden_by",
+        "overridden_at",
+    ]
+    readonly_fields = [
+        "participant",
+        "study",
+        "excluded",
+        "rules_excluded",
+        "reasons",
+        "run",
+        "decided_at",
+        "overridden_by",
+        "overridden_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Failed rules")
+    def rule_names(self, decision: ExclusionDecision) -> str:
+        return ", ".join(f"{r['rule']} v{r['version']}" for r in decision.reasons)
+
+    def save_model(
+        self, request: HttpRequest, obj: ExclusionDecision, form: Any, change: bool
+    ) -> None:
+        exclusion_override(
+            participant_id=obj.participant_id,
+            override=obj.override,
+            reason=obj.override_reason,
+            user=request.user,  # type: ignore[arg-type]
+        )
+
+
+@admin.register(SnapshotAccessGrant)
+class SnapshotAccessGrantAdmin(StudyScopedAdmin):
+    list_display = ["study", "user", "granted_by", "granted_at", "note"]
+    list_select_related = ["study", "user", "granted_by"]
+    readonly_fields = ["granted_by", "granted_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: SnapshotAccessGrant, form: Any, change: bool
+    ) -> None:
+        if not change:
+            obj.granted_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,164 @@
+"""Reads for the cross-cultural analysis: ratings and predictions as pandas frames."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+from django.core.files.storage import storages
+from django.db import connection
+from django.db.models import QuerySet
+
+from analysis.crosscultural.models import CrossCulturalAnalysis, Prediction, PredictionSet
+from analysis.models import Snapshot
+from analysis.selectors import participants_counted
+from moodlab.studies.models import Song, Study, Term
+from rating.models import Rating
+
+RATING_COLUMNS = ("participant", "locale", "song", "term", "gloss", "value")
+
+
+def study_ratings_frame(*, study: Study, snapshot_version: str | None = None) -> pd.DataFrame:
+    """Raw ratings, one row per participant × song × term: ``RATING_COLUMNS``.
+
+    ``song`` is the external id, ``term`` the term's key (unique within its locale) and
+    ``gloss`` its English label, which makes terms of different locales comparable. Live
+    data leaves out excluded participants; a snapshot is read as it was published.
+
+    Only integer ids cross the database boundary (a values_list over the narrow rating
+    table); labels are attached afterwards from the few hundred songs and terms, as
+    categoricals, so a million ratings take seconds and little memory.
+    """
+    if snapshot_version:
+        return _snapshot_ratings_frame(
+            snapshot=study_snapshot(study=study, version=snapshot_version)
+        )
+    # Repeat trials are a consistency check, not a second opinion on the song.
+    ratings = Rating.objects.filter(
+        participant__in=participants_counted(study_id=study.pk), trial__is_repeat=False
+    )
+    ids = _integer_frame(
+        ratings.values_list("participant_id", "song_id", "term_id", "value"),
+        columns=["participant", "song_id", "term_id", "value"],
+    )
+    terms = pd.DataFrame(
+        Term.objects.filter(locale__study=study).values_list(
+            "pk", "locale__code", "key", "label_en"
+        ),
+        columns=["term_id", "locale", "term", "gloss"],
+    ).set_index("term_id")
+    terms["gloss"] = terms["gloss"].fillna("")
+    songs = pd.Series(
+        dict(Song.objects.filter(study=study).values_list("pk", "external_id")), dtype=object
+    )
+    frame = pd.DataFrame(
+        {
+            "participant": ids["participant"].astype("int64"),
+            "locale": _labels(terms["locale"], ids["term_id"]),
+            "song": _labels(songs, ids["song_id"]),
+            "term": _labels(terms["term"], ids["term_id"]),
+            "gloss": _labels(terms["gloss"], ids["term_id"]),
+            "value": ids["value"].astype("float64"),
+        }
+    )
+    return frame
+
+
+def _integer_frame(rows: QuerySet[Any], *, columns: list[str]) -> pd.DataFrame:
+    """A query's integer columns as a DataFrame, by COPY on PostgreSQL.
+
+    COPY streams a million rows as CSV in about a second, four times faster than building
+    a Python tuple per row; other databases (the embedded SQLite) take the ORM's way.
+    """
+    if connection.vendor != "postgresql":
+        return pd.DataFrame(rows.iterator(chunk_size=20_000), columns=columns, dtype="int64")
+    sql, params = rows.query.sql_with_params()
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        query = cursor.mogrify(sql, params).decode()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+    if not buffer.tell():
+        return pd.DataFrame({column: pd.Series(dtype="int64") for column in columns})
+    buffer.seek(0)
+    return pd.read_csv(buffer, names=columns, dtype="int64", engine="pyarrow")
+
+
+def _labels(lookup: pd.Series, ids: pd.Series) -> pd.Categorical:
+    """Map ids to labels as a categorical: integer lookups only, one string per label."""
+    categories = pd.Index(lookup.unique())
+    code_of_entry = categories.get_indexer(lookup.to_numpy())
+    return pd.Categorical.from_codes(
+        code_of_entry[lookup.index.get_indexer(ids.to_numpy())], categories=categories
+    )
+
+
+def study_snapshot(*, study: Study, version: str | int) -> Snapshot:
+    """A complete snapshot of the study by its version number; ValueError names the known ones."""
+    snapshot = Snapshot.objects.filter(
+        study=study,
+        version=int(version) if str(version).isdigit() else -1,
+        status=Snapshot.Status.COMPLETE,
+    ).first()
+    if snapshot is None:
+        known = ", ".join(
+            str(v)
+            for v in Snapshot.objects.filter(study=study, status=Snapshot.Status.COMPLETE)
+            .order_by("version")
+            .values_list("version", flat=True)
+        )
+        raise ValueError(
+            f"{study.slug} has no complete snapshot {version!r} (complete: {known or 'none'})"
+        )
+    return snapshot
+
+
+def _snapshot_ratings_frame(*, snapshot: Snapshot) -> pd.DataFrame:
+    """The ratings as the snapshot published them, with its own exclusions and glosses."""
+    storage = storages["snapshots"]
+
+    def table(name: str, columns: list[str]) -> pd.DataFrame:
+        with storage.open(f"{snapshot.folder}/{name}.parquet", "rb") as handle:
+            return pd.read_parquet(handle, columns=columns)
+
+    ratings = table("ratings", ["participant", "locale", "song_id", "term", "value", "is_repeat"])
+    people = table("participants", ["participant", "excluded"])
+    glosses = table("mean_ratings", ["locale", "term", "term_gloss"]).drop_duplicates(
+        ["locale", "term"]
+    )
+    counted = ratings[
+        ~ratings["is_repeat"]
+        & ratings["participant"].isin(people.loc[~people["excluded"], "participant"])
+    ]
+    frame = counted.merge(glosses, on=["locale", "term"], how="left").rename(
+        columns={"song_id": "song", "term_gloss": "gloss"}
+    )
+    frame["gloss"] = frame["gloss"].fillna("")
+    return frame[list(RATING_COLUMNS)].astype({"value": "float64"}).reset_index(drop=True)
+
+
+def prediction_frame(*, prediction_set: PredictionSet) -> pd.DataFrame:
+    """A set's scores with columns ``locale, song, term, score`` (term key, song external id)."""
+    rows = Prediction.objects.filter(prediction_set=prediction_set).values_list(
+        "term__locale__code", "song__external_id", "term__key", "score"
+    )
+    return pd.DataFrame(
+        rows.iterator(chunk_size=20_000), columns=["locale", "song", "term", "score"]
+    )
+
+
+def prediction_sets_of(*, study: Study) -> QuerySet[PredictionSet]:
+    return PredictionSet.objects.filter(study=study).order_by("name")
+
+
+def analyses_of(*, study: Study) -> QuerySet[CrossCulturalAnalysis]:
+    return CrossCulturalAnalysis.objects.filter(study=study).select_related("study")
+
+
+def latest_finished_analysis(*, study: Study) -> CrossCulturalAnalysis | None:
+    return (
+        analyses_of(study=study)
+        .filter(status=CrossCulturalAnalysis.Status.SUCCEEDED)
+        .order_by("-finished_at")
+        .first()
+    )

@@ -1,0 +1,514 @@
+"""Quality control: named, versioned, parameterised checks of each participant's ratings.
+
+A rule is a function of the study's data (pandas frames, loaded once per run) and its
+parameters that returns, per participant it can judge, whether they passed, the measured
+value and the evidence. Changing what a rule computes means a new version, so every stored
+result and exclusion says exactly which check produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Case, F, FloatField, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from analysis.aggregation import Progress
+from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
+from analysis.selectors import participants_counted
+from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
+from moodlab.studies.services import participant_finish
+from rating.models import Rating, Trial
+from rating.services import cells_recount, trials_release_abandoned
+
+_FETCH_ROWS = 100_000
+_RESULT_BATCH = 5000
+
+
+class QualityData:
+    """The study's ratings, trials and participants as frames, each loaded on first use."""
+
+    def __init__(self, study_id: int) -> None:
+        self.study_id = study_id
+
+    @cached_property
+    def participants(self) -> pd.DataFrame:
+        """Rating-phase participants: index participant, columns status and locale."""
+        rows = Participant.objects.filter(
+            study_id=self.study_id, phase=Participant.Phase.RATING
+        ).values_list("id", "status", "locale_id")
+        return pd.DataFrame(list(rows), columns=["participant", "status", "locale"]).set_index(
+            "participant"
+        )
+
+    @cached_property
+    def ratings(self) -> pd.DataFrame:
+        """Columns participant, trial, song, term, value (one row per rating)."""
+        rows = Rating.objects.filter(participant__study_id=self.study_id).values_list(
+            "participant_id", "trial_id", "song_id", "term_id", "value"
+        )
+        return _frame(
+            rows,
+            dict.fromkeys(("participant", "trial", "song", "term"), np.int64) | {"value": np.int8},
+        )
+
+    @cached_property
+    def trials(self) -> pd.DataFrame:
+        """Submitted trials: participant, repeat_of (0 if none), seconds, played, clip length."""
+        rows = (
+            Trial.objects.filter(participant__study_id=self.study_id, status=Trial.Status.SUBMITTED)
+            .annotate(
+                clip=Coalesce(
+                    F("song__clip_end_seconds") - F("song__clip_start_seconds"),
+                    F("song__duration_seconds")
+                    - Coalesce(F("song__clip_start_seconds"), Value(0.0)),
+                    output_field=FloatField(),
+                )
+            )
+            .values_list(
+                "id",
+                "participant_id",
+                Coalesce("repeat_of_id", Value(0)),
+                "response_seconds",
+                "audio_played_seconds",
+                "clip",
+            )
+        )
+        frame = _frame(
+            rows,
+            {
+                "trial": np.int64,
+                "participant": np.int64,
+                "repeat_of": np.int64,
+                "seconds": np.float64,
+                "played": np.float64,
+                "clip": np.float64,
+            },
+        )
+        return frame.set_index("trial")
+
+    @cached_property
+    def failed_prescreens(self) -> pd.Series:
+        """Per participant, the prescreen kinds failed (only participants who failed one)."""
+        rows = PrescreenResult.objects.filter(
+            participant__study_id=self.study_id, passed=False
+        ).values_list("participant_id", "kind")
+        frame = pd.DataFrame(list(rows), columns=["participant", "kind"])
+        return frame.groupby("participant")["kind"].agg(sorted)
+
+
+def _frame(rows: QuerySet[Any], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    """Read a values_list query through a server-side cursor, chunk by chunk into numpy.
+
+    Holding numpy columns instead of Python tuples keeps a million ratings in tens of MB.
+    """
+    sql, params = rows.query.sql_with_params()
+    chunks: list[pd.DataFrame] = []
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(_FETCH_ROWS):
+            frame = pd.DataFrame.from_records(batch, columns=list(dtypes))
+            chunks.append(frame.astype(dict(dtypes)))
+    if not chunks:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+    return pd.concat(chunks, ignore_index=True)
+
+
+RuleCheck = Callable[[QualityData, Mapping[str, Any]], pd.DataFrame]
+"""Returns a frame indexed by participant with columns passed, value and evidence (a dict)."""
+
+
+@dataclass(frozen=True)
+class QualityRule:
+    name: str
+    version: int
+    title: str
+    defaults: Mapping[str, float]
+    check: RuleCheck
+
+    def params_with(self, overrides: Mapping[str, Any]) -> dict[str, float]:
+        unknown = set(overrides) - set(self.defaults)
+        if unknown:
+            raise ValidationError(
+                {
+                    "params": f"{self.name} has no parameter(s) {', '.join(sorted(unknown))}; "
+                    f"known: {', '.join(sorted(self.defaults))}."
+                }
+            )
+        bad = [key for key, value in overrides.items() if not isinstance(value, int | float)]
+        if bad:
+            raise ValidationError({"params": f"{', '.join(bad)} must be numbers."})
+        return {**self.defaults, **overrides}
+
+
+RULES: dict[str, QualityRule] = {}
+
+
+def quality_rule(
+    *, name: str, version: int, title: str, defaults: Mapping[str, float]
+) -> Callable[[RuleCheck], RuleCheck]:
+    def register(check: RuleCheck) -> RuleCheck:
+        RULES[name] = QualityRule(name, version, title, dict(defaults), check)
+        return check
+
+    return register
+
+
+def _result(
+    passed: pd.Series, value: pd.Series, evidence: Iterable[dict[str, Any]]
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"passed": passed.astype(bool), "value": value.astype(float), "evidence": list(evidence)},
+        index=passed.index,
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts (numpy scalars to Python numbers, NaN to None)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [
+        {
+            key: (value.item() if isinstance(value, np.generic) else value)
+            for key, value in row.items()
+        }
+        for row in clean.to_dict("records")
+    ]
+
+
+@quality_rule(
+    name="repeat_consistency",
+    version=1,
+    title="Repeat trial inconsistent with the original",
+    defaults={"max_mean_abs_diff": 1.0},
+)
+def repeat_consistency(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    repeats = data.trials.loc[data.trials["repeat_of"] > 0, "repeat_of"]
+    ratings = data.ratings[["trial", "term", "value", "participant"]]
+    repeated = ratings[ratings["trial"].isin(repeats.index)].assign(
+        original=lambda r: r["trial"].map(repeats)
+    )
+    pairs = repeated.merge(
+        ratings[["trial", "term", "value"]],
+        left_on=["original", "term"],
+        right_on=["trial", "term"],
+        suffixes=("", "_original"),
+    )
+    pairs["diff"] = (pairs["value"].astype(int) - pairs["value_original"].astype(int)).abs()
+    summary = pairs.groupby("participant")["diff"].agg(pairs="size", mean_abs_diff="mean")
+    threshold = params["max_mean_abs_diff"]
+    summary["threshold"] = threshold
+    return _result(
+        summary["mean_abs_diff"] <= threshold, summary["mean_abs_diff"], _records(summary)
+    )
+
+
+@quality_rule(
+    name="straight_lining",
+    version=1,
+    title="Same answer everywhere (no variance across the session)",
+    defaults={"min_sd": 0.1},
+)
+def straight_lining(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    summary = data.ratings.groupby("participant")["value"].agg(
+        ratings="size", distinct_values="nunique", sd=lambda v: float(np.std(v))
+    )
+    summary["min_sd"] = params["min_sd"]
+    return _result(summary["sd"] >= params["min_sd"], summary["sd"], _records(summary))
+
+
+@quality_rule(
+    name="too_fast",
+    version=1,
+    title="Answers faster than the terms can be read",
+    defaults={"min_median_seconds_per_term": 1.0},
+)
+def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    terms_per_trial = data.ratings.groupby("trial").size()
+    trials = data.trials.join(terms_per_trial.rename("terms"), how="inner").dropna(
+        subset=["seconds"]
+    )
+    trials["per_term"] = trials["seconds"] / trials["terms"]
+    summary = trials.groupby("participant")["per_term"].agg(
+        trials="size", median_seconds_per_term="median"
+    )
+    threshold = params["min_median_seconds_per_term"]
+    summary["threshold"] = threshold
+    return _result(
+        summary["median_seconds_per_term"] >= threshold,
+        summary["median_seconds_per_term"],
+        _records(summary),
+    )
+
+
+@quality_rule(
+    name="clips_not_played",
+    version=1,
+    title="Clips not played through",
+    defaults={"min_played_fraction": 0.95, "max_short_trial_share": 0.0},
+)
+def clips_not_played(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    trials = data.trials.dropna(subset=["played", "clip"])
+    short = trials["played"] < trials["clip"] * params["min_played_fraction"]
+    summary = short.groupby(trials["participant"]).agg(trials="size", short_trials="sum")
+    summary["short_share"] = summary["short_trials"] / summary["trials"]
+    summary["max_short_trial_share"] = params["max_short_trial_share"]
+    return _result(
+        summary["short_share"] <= params["max_short_trial_share"],
+        summary["short_share"],
+        _records(summary),
+    )
+
+
+@quality_rule(
+    name="agreement",
+    version=1,
+    title="Disagrees with the other raters of the locale",
+    defaults={"min_correlation": 0.2, "min_ratings": 10},
+)
+def agreement(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Pearson correlation of each rater with the leave-one-out mean of the same cells.
+
+    A term belongs to one locale, so a (song, term) cell already is a song × term × locale
+    cell. Repeats are left out so nobody is compared with their own second answer.
+    """
+    originals = data.trials.index[data.trials["repeat_of"] == 0]
+    ratings = data.ratings[data.ratings["trial"].isin(originals)]
+    x = ratings["value"].astype(float)
+    cells = ratings.groupby(["song", "term"])["value"]
+    total, count = cells.transform("sum"), cells.transform("size")
+    others = count > 1
+    pairs = pd.DataFrame(
+        {
+            "participant": ratings["participant"][others],
+            "x": x[others],
+            "y": ((total - x) / (count - 1))[others],
+        }
+    )
+    pairs["xx"], pairs["yy"], pairs["xy"] = pairs.x**2, pairs.y**2, pairs.x * pairs.y
+    sums = pairs.groupby("participant").agg(
+        n=("x", "size"),
+        sx=("x", "sum"),
+        sy=("y", "sum"),
+        sxx=("xx", "sum"),
+        syy=("yy", "sum"),
+        sxy=("xy", "sum"),
+    )
+    n = sums["n"]
+    covariance = sums["sxy"] - sums["sx"] * sums["sy"] / n
+    spread = (sums["sxx"] - sums["sx"] ** 2 / n) * (sums["syy"] - sums["sy"] ** 2 / n)
+    # Zero spread (a straight-liner) leaves the correlation undefined: straight_lining judges it.
+    correlation = covariance / np.sqrt(spread.where(spread > 1e-12))
+    judged = (n >= params["min_ratings"]) & correlation.notna()
+    summary = pd.DataFrame(
+        {"compared_ratings": n, "correlation": correlation.round(6), "judged": judged}
+    )
+    summary["min_correlation"] = params["min_correlation"]
+    passed = ~judged | (correlation >= params["min_correlation"])
+    return _result(passed, correlation.where(judged), _records(summary))
+
+
+@quality_rule(name="failed_prescreens", version=1, title="Failed a prescreen", defaults={})
+def failed_prescreens(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    failed = data.failed_prescreens.reindex(data.participants.index)
+    failed_count = failed.map(lambda kinds: len(kinds) if isinstance(kinds, list) else 0)
+    evidence = [{"failed": kinds if isinstance(kinds, list) else []} for kinds in failed]
+    return _result(failed_count == 0, failed_count, evidence)
+
+
+@quality_rule(name="timed_out", version=1, title="Session timed out", defaults={})
+def timed_out(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    status = data.participants["status"]
+    is_timed_out = status == Participant.Status.TIMED_OUT
+    return _result(~is_timed_out, is_timed_out, [{"status": s} for s in status])
+
+
+@dataclass(frozen=True)
+class ConfiguredRule:
+    rule: QualityRule
+    enabled: bool
+    params: dict[str, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.rule.name,
+            "version": self.rule.version,
+            "title": self.rule.title,
+            "enabled": self.enabled,
+            "params": self.params,
+        }
+
+
+def quality_rules_of(*, study_id: int) -> list[ConfiguredRule]:
+    """Every registered rule with the study's choice; a rule the study never set runs as default."""
+    settings = {s.rule: s for s in QualityRuleSetting.objects.filter(study_id=study_id)}
+    configured = []
+    for name, rule in RULES.items():
+        setting = settings.get(name)
+        configured.append(
+            ConfiguredRule(
+                rule=rule,
+                enabled=setting.enabled if setting else True,
+                params=rule.params_with(setting.params if setting else {}),
+            )
+        )
+    return configured
+
+
+_NOT_JUDGED = {"judged": False, "reason": "no data for this rule"}
+
+
+def _outcome(rule: ConfiguredRule, data: QualityData) -> pd.DataFrame:
+    """The rule's verdicts for every participant; one it could not judge passes."""
+    participants = data.participants.index
+    verdicts = rule.rule.check(data, rule.params)
+    evidence = verdicts["evidence"].reindex(participants)
+    return pd.DataFrame(
+        {
+            "passed": verdicts["passed"].reindex(participants, fill_value=True).astype(bool),
+            "value": verdicts["value"].reindex(participants),
+            "evidence": [e if isinstance(e, dict) else _NOT_JUDGED for e in evidence],
+        },
+        index=participants,
+    )
+
+
+@transaction.atomic
+def quality_check(*, study_id: int, progress: Progress | None = None) -> QualityRun:
+    """Run the study's rules over every rating-phase participant and record the verdicts.
+
+    Every enabled rule that fails excludes the participant, with the rule's version and
+    reason recorded; a researcher's override (see exclusion_override) keeps precedence.
+    Disabled rules still run and store results, so researchers can see what they would say.
+    """
+    Study.objects.select_for_update().get(pk=study_id)
+    configured = quality_rules_of(study_id=study_id)
+    run = QualityRun.objects.create(
+        study_id=study_id, rules=[c.as_json() for c in configured], started_at=timezone.now()
+    )
+    data = QualityData(study_id)
+    participants = data.participants.index
+    failures: dict[int, list[dict[str, Any]]] = {p: [] for p in participants}
+    for done, item in enumerate(configured, start=1):
+        outcome = _outcome(item, data)
+        QualityResult.objects.bulk_create(
+            (
+                QualityResult(
+                    run=run,
+                    participant_id=participant,
+                    rule=item.rule.name,
+                    version=item.rule.version,
+                    params=item.params,
+                    passed=bool(row.passed),
+                    value=None if pd.isna(row.value) else float(row.value),
+                    evidence=row.evidence,
+                )
+                for participant, row in outcome.iterrows()
+            ),
+            batch_size=_RESULT_BATCH,
+        )
+        if item.enabled:
+            for participant in outcome.index[~outcome["passed"]]:
+                failures[participant].append(
+                    {
+                        "rule": item.rule.name,
+                        "version": item.rule.version,
+                        "reason": item.rule.title,
+                        "value": outcome.at[participant, "value"]
+                        if pd.notna(outcome.at[participant, "value"])
+                        else None,
+                    }
+                )
+        if progress:
+            progress(90.0 * done / len(configured))
+    now = timezone.now()
+    ExclusionDecision.objects.bulk_create(
+        (
+            ExclusionDecision(
+                participant_id=participant,
+                study_id=study_id,
+                rules_excluded=bool(reasons),
+                excluded=bool(reasons),
+                reasons=reasons,
+                run=run,
+                decided_at=now,
+            )
+            for participant, reasons in failures.items()
+        ),
+        batch_size=_RESULT_BATCH,
+        update_conflicts=True,
+        unique_fields=["participant"],
+        update_fields=["rules_excluded", "reasons", "run", "decided_at"],
+    )
+    # The effective decision in one UPDATE, so an override made meanwhile is never lost.
+    ExclusionDecision.objects.filter(study_id=study_id).update(
+        excluded=Case(
+            When(override=ExclusionDecision.Override.INCLUDE, then=Value(False)),
+            When(override=ExclusionDecision.Override.EXCLUDE, then=Value(True)),
+            default=F("rules_excluded"),
+        )
+    )
+    run.finished_at = timezone.now()
+    run.participants_checked = len(participants)
+    run.participants_excluded = ExclusionDecision.objects.filter(
+        study_id=study_id, excluded=True
+    ).count()
+    run.save(update_fields=["finished_at", "participants_checked", "participants_excluded"])
+    cells_recount(
+        locale_ids=list(StudyLocale.objects.filter(study_id=study_id).values_list("pk", flat=True)),
+        counted=participants_counted(study_id=study_id),
+    )
+    if progress:
+        progress(100.0)
+    return run
+
+
+@transaction.atomic
+def exclusion_override(
+    *,
+    participant_id: int,
+    override: str,
+    reason: str,
+    user: AbstractBaseUser,
+) -> ExclusionDecision:
+    """A researcher includes or excludes a participant against the rules, or clears that.
+
+    Who, when and why are recorded on the decision; the ratings themselves are untouched.
+    """
+    if override not in ExclusionDecision.Override.values:
+        raise ValidationError({"override": f"Choose one of {ExclusionDecision.Override.values}."})
+    if override and not reason.strip():
+        raise ValidationError({"override_reason": "Say why you override the rules."})
+    participant = Participant.objects.get(pk=participant_id)
+    decision, _created = ExclusionDecision.objects.select_for_update().get_or_create(
+        participant=participant,
+        defaults={"study_id": participant.study_id, "decided_at": timezone.now()},
+    )
+    decision.override = override
+    decision.override_reason = reason.strip()
+    decision.overridden_by = user  # type: ignore[assignment]
+    decision.overridden_at = timezone.now()
+    decision.excluded = {
+        ExclusionDecision.Override.INCLUDE: False,
+        ExclusionDecision.Override.EXCLUDE: True,
+    }.get(override, decision.rules_excluded)  # type: ignore[call-overload]
+    decision.save()
+    if decision.excluded and participant.status == Participant.Status.STARTED:
+        # Excluded mid-session: the session ends and its held trial goes back to the pool.
+        participant_finish(
+            participant=participant, status=Participant.Status.EXCLUDED, reason=reason
+        )
+        trials_release_abandoned()
+    cells_recount(
+        locale_ids=[participant.locale_id],
+        counted=participants_counted(study_id=participant.study_id),
+    )
+    return decision

@@ -1,0 +1,74 @@
+"""Reads for the analysis jobs and the data users' API."""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+
+from analysis.models import CellAggregate, ExclusionDecision, Snapshot, SnapshotAccessGrant
+from moodlab.studies.models import Participant, Study
+from moodlab.studies.selectors import user_can_manage_study
+
+
+def participants_counted(*, study_id: int) -> QuerySet[Participant]:
+    """Participants whose ratings count: the one definition every job and export uses.
+
+    Out: anyone the exclusion decision excludes (rules or a researcher's override), and
+    sessions ended as excluded, unless a researcher explicitly included them again.
+    """
+    return (
+        Participant.objects.filter(study_id=study_id)
+        .exclude(exclusion__excluded=True)
+        .exclude(
+            Q(status=Participant.Status.EXCLUDED)
+            & ~Q(exclusion__override=ExclusionDecision.Override.INCLUDE)
+        )
+    )
+
+
+def user_can_read_study_data(user: AbstractBaseUser | AnonymousUser, study: Study) -> bool:
+    """Researchers of the study, and users (API token holders) the study granted access."""
+    if not user.is_authenticated:
+        return False
+    if user_can_manage_study(user, study):
+        return True
+    return SnapshotAccessGrant.objects.filter(study=study, user__pk=user.pk).exists()
+
+
+def snapshots_visible_to(
+    user: AbstractBaseUser | AnonymousUser, study: Study
+) -> QuerySet[Snapshot]:
+    """Complete snapshots only: all of them for readers of the study, published ones for anyone."""
+    complete = Snapshot.objects.filter(study=study, status=Snapshot.Status.COMPLETE)
+    if user_can_read_study_data(user, study):
+        return complete
+    return complete.filter(published=True)
+
+
+def studies_with_visible_snapshots(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
+    """Studies the user may ask about: readable ones, or any with a published snapshot."""
+    readable = Q(snapshots__published=True)
+    if user.is_authenticated:
+        readable |= Q(access_grants__user=user) | Q(researchers=user)
+        if getattr(user, "is_superuser", False):
+            return Study.objects.all()
+    return Study.objects.filter(readable).distinct()
+
+
+def cell_aggregates_of(
+    *,
+    study: Study,
+    locale: str | None = None,
+    song: str | None = None,
+    term: str | None = None,
+) -> QuerySet[CellAggregate]:
+    """Mean ratings of a study, filtered by locale code, song external id and term key."""
+    cells = CellAggregate.objects.filter(study=study).select_related("locale", "song", "term")
+    if locale:
+        cells = cells.filter(locale__code=locale)
+    if song:
+        cells = cells.filter(song__external_id=song)
+    if term:
+        cells = cells.filter(term__key=term)
+    return cells.order_by("locale__code", "song__external_id", "term__key")

@@ -1,0 +1,468 @@
+"""Immutable, versioned dataset snapshots of a study: CSV + Parquet tables, README, manifest.
+
+Each table is a (name, columns, rows) entry of SNAPSHOT_TABLES; rows stream from the
+database through server-side cursors in batches, and each batch becomes one Parquet row
+group and a block of CSV, so memory stays bounded however many ratings there are.
+
+Files go to a temporary folder, then to the `snapshots` storage under
+`<study>/<version>/`, manifest.json last; only then does one conditional UPDATE mark the
+Snapshot complete. A crash (or a killed worker) leaves a row that is `building` or `failed`
+and invisible to data users; the next export takes the next version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import storages
+from django.db import transaction
+from django.db.models import Max
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from analysis.aggregation import Progress, cells_aggregate
+from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
+from analysis.selectors import participants_counted
+from elicitation.export import chain_export_rows
+from moodlab.studies.csv_safety import guard_column
+from moodlab.studies.models import Participant, Song, Study
+from rating.models import Rating
+
+BATCH_ROWS = 100_000
+_CHUNK_BYTES = 1 << 20
+_STUDY_FIELDS_LEFT_OUT = {"id", "researchers", "created_at", "updated_at"}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+
+
+@dataclass
+class ExportContext:
+    """What every table's rows need: the study and the pseudonyms of its participants."""
+
+    study: Study
+    pseudonyms: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SnapshotTable:
+    name: str
+    description: str
+    columns: Sequence[Column]
+    rows: Callable[[ExportContext], Iterable[Sequence[Any]]]
+    """Tuples in the order of `columns`."""
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([(c.name, c.type) for c in self.columns])
+
+
+def _song_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    songs = Song.objects.filter(study=context.study).order_by("external_id")
+    for song in songs.iterator(chunk_size=2000):
+        yield (
+            song.external_id,
+            song.title,
+            song.artist,
+            str(song.country),
+            song.clip_seconds,
+        )
+
+
+def _rating_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    rows = (
+        Rating.objects.filter(participant__study=context.study)
+        .order_by("participant__public_id", "trial__position", "term__key")
+        .values_list(
+            "participant_id",
+            "term__locale__code",
+            "song__external_id",
+            "term__key",
+            "value",
+            "trial__position",
+            "trial__is_repeat",
+        )
+    )
+    pseudonyms = context.pseudonyms
+    for participant_id, *rest in rows.iterator(chunk_size=BATCH_ROWS):
+        yield (pseudonyms[participant_id], *rest)
+
+
+def _mean_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    return (
+        CellAggregate.objects.filter(study=context.study)
+        .order_by("locale__code", "song__external_id", "term__key")
+        .values_list(
+            "locale__code",
+            "song__external_id",
+            "term__key",
+            "term__label_en",
+            "n",
+            "mean",
+            "sd",
+            "median",
+            "sem",
+        )
+        .iterator(chunk_size=BATCH_ROWS)
+    )
+
+
+def _chain_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    pseudonym_of = {
+        str(public_id): context.pseudonyms[pk]
+        for pk, public_id in Participant.objects.filter(pk__in=context.pseudonyms).values_list(
+            "pk", "public_id"
+        )
+    }
+    for row in chain_export_rows(study=context.study):
+        yield (
+            row["locale"],
+            row["song_external_id"],
+            row["chain"],
+            row["turn_index"],
+            pseudonym_of[str(row["participant"])],
+            row["tag_text"],
+            row["tag_key"],
+            None if row["rating"] == "" else row["rating"],
+            row["flagged"],
+            row["state_after_turn"],
+            row["turn_started_at"],
+            row["turn_submitted_at"] or None,
+        )
+
+
+def _participant_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    decisions = {d.participant_id: d for d in ExclusionDecision.objects.filter(study=context.study)}
+    latest_run = QualityRun.objects.filter(study=context.study, finished_at__isnull=False).first()
+    flags: dict[int, list[str]] = {}
+    if latest_run is not None:
+        failed = QualityResult.objects.filter(run=latest_run, passed=False).order_by("rule")
+        for participant_id, rule in failed.values_list("participant_id", "rule"):
+            flags.setdefault(participant_id, []).append(rule)
+    participants = Participant.objects.filter(pk__in=context.pseudonyms).select_related("locale")
+    by_id = {p.pk: p for p in participants}
+    counted = set(participants_counted(study_id=context.study.pk).values_list("pk", flat=True))
+    for participant_id, pseudonym in context.pseudonyms.items():
+        participant = by_id[participant_id]
+        decision = decisions.get(participant_id)
+        excluded = participant_id not in counted
+        yield (
+            pseudonym,
+            participant.locale.code,
+            participant.phase,
+            participant.status,
+            excluded,
+            ";".join(r["rule"] for r in decision.reasons) if decision else "",
+            decision.override if decision else "",
+            ";".join(flags.get(participant_id, [])),
+        )
+
+
+SNAPSHOT_TABLES: list[SnapshotTable] = [
+    SnapshotTable(
+        name="songs",
+        description="Song metadata, one row per song of the study.",
+        columns=[
+            Column("song_id", pa.string(), "The song's id at its source (e.g. YouTube video id)."),
+            Column("title", pa.string(), "Song title."),
+            Column("artist", pa.string(), "Performing artist."),
+            Column("country", pa.string(), "ISO 3166-1 alpha-2 country the song represents."),
+            Column("clip_seconds", pa.float64(), "Length of the clip participants heard."),
+        ],
+        rows=_song_rows,
+    ),
+    SnapshotTable(
+        name="ratings",
+        description="Raw ratings, one row per participant × song × term (repeats included).",
+        columns=[
+            Column("participant", pa.string(), "Pseudonymous participant id (this snapshot)."),
+            Column("locale", pa.string(), "Locale the rating was made in (language-COUNTRY)."),
+            Column("song_id", pa.string(), "Song id (see songs)."),
+            Column("term", pa.string(), "Term key in the locale's language."),
+            Column("value", pa.int8(), "Rating 1 (not expressing at all) … 5 (extremely)."),
+            Column("trial_position", pa.int16(), "Position of the trial in the session."),
+            Column("is_repeat", pa.bool_(), "True for the consistency-check repeat trial."),
+        ],
+        rows=_rating_rows,
+    ),
+    SnapshotTable(
+        name="mean_ratings",
+        description=(
+            "Mean rating per song × term × locale over participants not excluded "
+            "(see participants.excluded)."
+        ),
+        columns=[
+            Column("locale", pa.string(), "Locale (language-COUNTRY)."),
+            Column("song_id", pa.string(), "Song id (see songs)."),
+            Column("term", pa.string(), "Term key in the locale's language."),
+            Column("term_gloss", pa.string(), "English gloss of the term."),
+            Column("n", pa.int32(), "Number of ratings."),
+            Column("mean", pa.float64(), "Mean rating."),
+            Column("sd", pa.float64(), "Sample standard deviation (empty when n = 1)."),
+            Column("median", pa.float64(), "Median rating (continuous percentile)."),
+            Column("sem", pa.float64(), "Standard error of the mean (empty when n = 1)."),
+        ],
+        rows=_mean_rows,
+    ),
+    SnapshotTable(
+        name="participants",
+        description="Participants of both phases under their pseudonymous ids.",
+        columns=[
+            Column("participant", pa.string(), "Pseudonymous participant id (this snapshot)."),
+            Column("locale", pa.string(), "Locale the participant took part in."),
+            Column("phase", pa.string(), "elicitation (tags) or rating."),
+            Column("status", pa.string(), "Session outcome (completed, timed_out, …)."),
+            Column("excluded", pa.bool_(), "True when their ratings are left out of the means."),
+            Column(
+                "exclusion_rules", pa.string(), "Quality rules that excluded them (;-separated)."
+            ),
+            Column("override", pa.string(), "A researcher's override: include, exclude or empty."),
+            Column("quality_flags", pa.string(), "Every quality rule they failed (;-separated)."),
+        ],
+        rows=_participant_rows,
+    ),
+    SnapshotTable(
+        name="chains",
+        description=(
+            "Elicitation chains, one row per tag per turn: the tags each participant rated, "
+            "flagged or added, as in the reference release's chains file."
+        ),
+        columns=[
+            Column("locale", pa.string(), "Locale of the chain (language-COUNTRY)."),
+            Column("song_id", pa.string(), "Song id (see songs)."),
+            Column("chain", pa.int64(), "Chain id (a song has one or more chains per locale)."),
+            Column("turn_index", pa.int16(), "0 for the chain's first turn, then 1, 2, …"),
+            Column("participant", pa.string(), "Pseudonymous participant id (this snapshot)."),
+            Column("tag_text", pa.string(), "The tag as the participant typed it."),
+            Column("tag_key", pa.string(), "Normalised grouping key of the tag."),
+            Column("rating", pa.int8(), "1–5 stars, 0 for a flag, empty for a tag added."),
+            Column("flagged", pa.bool_(), "True when the participant flagged the tag."),
+            Column("state_after_turn", pa.string(), "visible, frozen or hidden after the turn."),
+            Column("turn_started_at", pa.string(), "When the turn was served (ISO 8601, UTC)."),
+            Column("turn_submitted_at", pa.string(), "When it was submitted (ISO 8601, UTC)."),
+        ],
+        rows=_chain_rows,
+    ),
+]
+
+
+def snapshot_start(*, study_id: int, task_id: str = "") -> Snapshot:
+    """Reserve the next version of the study's snapshots (a row marked building)."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study_id)
+        latest = (
+            Snapshot.objects.filter(study=study).aggregate(latest=Max("version"))["latest"] or 0
+        )
+        return Snapshot.objects.create(study=study, version=latest + 1, task_id=task_id)
+
+
+def snapshot_export(
+    *, study_id: int, task_id: str = "", progress: Progress | None = None
+) -> Snapshot:
+    """Aggregate, then build and publish the next version of the study's dataset."""
+    snapshot = snapshot_start(study_id=study_id, task_id=task_id)
+    try:
+        cells_aggregate(study_id=study_id)
+        manifest = _build(snapshot, progress or (lambda _percent: None))
+    except BaseException as error:  # a soft time limit or Ctrl-C must also mark it failed
+        Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.BUILDING).update(
+            status=Snapshot.Status.FAILED, error=repr(error)[:2000]
+        )
+        raise
+    Snapshot.objects.filter(pk=snapshot.pk, status=Snapshot.Status.BUILDING).update(
+        status=Snapshot.Status.COMPLETE, manifest=manifest, completed_at=timezone.now()
+    )
+    snapshot.refresh_from_db()
+    return snapshot
+
+
+def _pseudonyms(study: Study) -> dict[int, str]:
+    """P0001… by sorted public id: stable within a snapshot, unrelated to recruiter ids."""
+    ids = list(
+        Participant.objects.filter(study=study).order_by("public_id").values_list("id", flat=True)
+    )
+    width = max(4, len(str(len(ids))))
+    return {pk: f"P{number:0{width}d}" for number, pk in enumerate(ids, start=1)}
+
+
+def _build(snapshot: Snapshot, progress: Progress) -> dict[str, Any]:
+    study = snapshot.study
+    context = ExportContext(study=study, pseudonyms=_pseudonyms(study))
+    expected_rows = Rating.objects.filter(participant__study=study).count() + len(
+        context.pseudonyms
+    )
+    written = 0
+    tables: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="moodlab-snapshot-") as folder:
+        work = Path(folder)
+        for table in SNAPSHOT_TABLES:
+            counts: Counter[str] = Counter()
+            for rows in _write_table(table, context, work, counts):
+                written += rows
+                progress(min(95.0, 95.0 * written / max(expected_rows, 1)))
+            tables[table.name] = {
+                "description": table.description,
+                "rows": sum(counts.values()),
+                "rows_per_locale": {k: v for k, v in sorted(counts.items()) if k},
+                "columns": [
+                    {"name": c.name, "type": str(c.type), "description": c.description}
+                    for c in table.columns
+                ],
+            }
+        manifest = _manifest(snapshot, tables)
+        (work / "README.md").write_text(_datasheet(manifest), encoding="utf-8")
+        storage = storages["snapshots"]
+        for path in sorted(work.iterdir()):
+            manifest["files"][path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            _save(storage, f"{snapshot.folder}/{path.name}", path)
+        manifest_path = work / "manifest.json"
+        manifest_path.write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        _save(storage, f"{snapshot.folder}/manifest.json", manifest_path)
+    progress(100.0)
+    return manifest
+
+
+def _write_table(
+    table: SnapshotTable, context: ExportContext, folder: Path, counts: Counter[str]
+) -> Iterator[int]:
+    """Write the table batch by batch; yields each batch's row count (for progress)."""
+    schema = table.schema
+    has_locale = "locale" in schema.names
+    csv_options = pa_csv.WriteOptions(quoting_style="needed")
+    with (
+        pq.ParquetWriter(folder / f"{table.name}.parquet", schema, compression="zstd") as parquet,
+        pa_csv.CSVWriter(folder / f"{table.name}.csv", schema, write_options=csv_options) as csv,
+    ):
+        rows = iter(table.rows(context))
+        wrote_any = False
+        while batch := list(islice(rows, BATCH_ROWS)):
+            wrote_any = True
+            columns = zip(*batch, strict=True)
+            record_batch = pa.record_batch(
+                [pa.array(values, type=t) for values, t in zip(columns, schema.types, strict=True)],
+                schema=schema,
+            )
+            parquet.write_batch(record_batch)
+            csv.write_batch(
+                pa.record_batch([guard_column(c) for c in record_batch.columns], schema=schema)
+            )
+            if has_locale:
+                for item in pc.value_counts(record_batch.column("locale")).to_pylist():
+                    counts[item["values"]] += item["counts"]
+            else:
+                counts[""] += len(batch)
+            yield len(batch)
+        if not wrote_any:
+            parquet.write_table(schema.empty_table())
+
+
+def _manifest(snapshot: Snapshot, tables: dict[str, Any]) -> dict[str, Any]:
+    study = snapshot.study
+    run = QualityRun.objects.filter(study=study, finished_at__isnull=False).first()
+    parameters = {
+        key: value
+        for key, value in model_to_dict(study).items()
+        if key not in _STUDY_FIELDS_LEFT_OUT
+    }
+    return {
+        "study": {"slug": study.slug, "title": study.title, "parameters": parameters},
+        "locales": list(study.locales.order_by("code").values_list("code", flat=True)),
+        "version": snapshot.version,
+        "created_at": timezone.now().isoformat(),
+        "software_version": settings.MOODLAB_VERSION,
+        "pseudonyms": "P0001… numbered by the participants' random public ids, sorted; "
+        "stable within this snapshot only. Recruiter ids are never exported.",
+        "quality_control": {
+            "run_id": run.pk if run else None,
+            "finished_at": run.finished_at.isoformat() if run and run.finished_at else None,
+            "rules": run.rules if run else [],
+        },
+        "tables": tables,
+        "files": {},
+    }
+
+
+def _datasheet(manifest: dict[str, Any]) -> str:
+    study = manifest["study"]
+    lines = [
+        f"# {study['title']} — dataset snapshot v{manifest['version']}",
+        "",
+        f"Study `{study['slug']}`, created {manifest['created_at']} by MoodLab "
+        f"{manifest['software_version']}. Locales: {', '.join(manifest['locales'])}.",
+        "",
+        "Every table comes as CSV (UTF-8) and Parquet with the same rows. In the CSV files a "
+        "text cell starting with = + - @ (or a tab) carries a leading apostrophe so that "
+        "spreadsheets do not run it as a formula; the Parquet files hold the text unchanged.",
+        "",
+        f"Participants: {manifest['pseudonyms']}",
+        "",
+        "`manifest.json` lists the study parameters, row counts per table and locale, the "
+        "SHA-256 of every file and the quality-control rules (with versions and parameters) "
+        "behind the exclusions.",
+    ]
+    for name, table in manifest["tables"].items():
+        lines += ["", f"## {name} ({table['rows']} rows)", "", table["description"], ""]
+        lines += ["| column | type | description |", "|---|---|---|"]
+        lines += [f"| {c['name']} | {c['type']} | {c['description']} |" for c in table["columns"]]
+    lines += ["", "## Quality-control rules applied", ""]
+    rules = manifest["quality_control"]["rules"]
+    lines += [
+        f"- {r['name']} v{r['version']} ({'on' if r['enabled'] else 'off'}): {r['title']}; "
+        f"parameters {json.dumps(r['params'])}"
+        for r in rules
+    ] or ["- none run yet: only participants excluded by status are left out of the means"]
+    return "\n".join(lines) + "\n"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _save(storage: Any, name: str, path: Path) -> None:
+    with path.open("rb") as handle:
+        saved = storage.save(name, File(handle, name=path.name))
+    if saved != name:  # versions are never reused, so a clash means something is wrong
+        raise RuntimeError(f"{name} already existed in the snapshot storage (saved as {saved})")
+
+
+@transaction.atomic
+def snapshot_set_published(*, snapshot_id: int, published: bool) -> Snapshot:
+    """Publish a complete snapshot to everyone, or withdraw it; the files never change."""
+    snapshot = Snapshot.objects.select_for_update().get(pk=snapshot_id)
+    if published and snapshot.status != Snapshot.Status.COMPLETE:
+        raise ValidationError({"published": "Only a complete snapshot can be published."})
+    snapshot.published = published
+    snapshot.save(update_fields=["published"])
+    return snapshot
+
+
+def snapshot_file_name(snapshot: Snapshot, file_name: str) -> str:
+    """The storage name of one of the snapshot's files, or KeyError if it has no such file."""
+    if file_name != "manifest.json" and file_name not in snapshot.manifest.get("files", {}):
+        raise KeyError(file_name)
+    return f"{snapshot.folder}/{file_name}"

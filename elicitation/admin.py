@@ -1,0 +1,262 @@
+"""Researchers watch chains fill and curate each locale's terms; every change calls a service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+
+from elicitation.curation import (
+    label_field_of,
+    term_rename,
+    term_set_excluded,
+    term_set_selected,
+    term_split,
+    terms_merge,
+    terms_recompute,
+    terms_select_top,
+)
+from elicitation.models import Chain, ChainTag, CurationTerm
+from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
+from moodlab.studies.models import StudyLocale, Term
+from moodlab.studies.selectors import studies_visible_to
+
+
+class ChainTagInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ChainTag
+    readonly_fields = ("text", "key", "state", "ratings_count", "mean", "flag_count", "created_at")
+    fields = readonly_fields
+    extra = 0
+
+    @admin.display(description="mean (flags as 0)")
+    def mean(self, tag: ChainTag) -> str:
+        return "—" if tag.mean_rating is None else f"{tag.mean_rating:.2f}"
+
+
+@admin.register(Chain)
+class ChainAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
+    """Chain monitoring: read-only, since chains change only through participants' turns."""
+
+    list_display = ["__str__", "study", "status", "progress", "tag_list", "held_until"]
+    list_filter = ["status", "locale__code", "study"]
+    list_select_related = ["study", "locale", "song"]
+    search_fields = ["song__external_id", "song__title"]
+    inlines = [ChainTagInline]
+    readonly_fields = [
+        "study",
+        "locale",
+        "song",
+        "index",
+        "status",
+        "turns_done",
+        "held_by",
+        "held_until",
+        "created_at",
+        "completed_at",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Chain]:
+        return super().get_queryset(request).prefetch_related("tags")
+
+    @admin.display(description="turns")
+    def progress(self, chain: Chain) -> str:
+        return f"{chain.turns_done} / {chain.study.max_turns_per_chain}"
+
+    @admin.display(description="tags")
+    def tag_list(self, chain: Chain) -> str:
+        return format_html_join(
+            ", ", "<span title='{}'>{}</span>", ((t.state, t.text) for t in chain.tags.all())
+        )
+
+
+class CurationTermForm(forms.ModelForm):
+    """Rename a term or gloss it in English; refused once the locale's terms are frozen."""
+
+    label_text = forms.CharField(max_length=100, label="Label (in the locale's language)")
+    gloss = forms.CharField(max_length=100, required=False, label="English gloss")
+
+    class Meta:
+        model = CurationTerm
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["label_text"].initial = getattr(
+                self.instance, label_field_of(self.instance.locale)
+            )
+            self.fields["gloss"].initial = self.instance.label_en
+
+    def clean(self) -> dict[str, Any]:
+        locale = self.instance.locale
+        if locale.terms_frozen_at is not None:
+            raise ValidationError(
+                f"{locale.code}'s rating terms are frozen: the rating phase has started."
+            )
+        return super().clean() or {}
+
+
+def _each_term(
+    service: Callable[..., object], done: str, **arguments: object
+) -> Callable[[Any, HttpRequest, QuerySet[Term]], None]:
+    def action(modeladmin: CurationTermAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        for term in queryset.select_related("locale"):
+            modeladmin.run(request, partial(service, term=term, **arguments), done)
+
+    action.__name__ = f"{service.__name__}_{'_'.join(str(v) for v in arguments.values())}"
+    return action
+
+
+@admin.register(CurationTerm)
+class CurationTermAdmin(StudyScopedAdmin):
+    """One locale's term table: recompute, merge, split, rename, exclude, select the top N."""
+
+    study_path = "locale__study"
+    form = CurationTermForm
+    change_list_template = "admin/elicitation/curationterm/change_list.html"
+    list_display = [
+        "key",
+        "label_in_locale",
+        "label_en",
+        "frequency",
+        "mean",
+        "score_display",
+        "chain_count",
+        "song_count",
+        "merged_keys",
+        "is_selected",
+        "is_excluded",
+        "rank",
+    ]
+    list_filter = ["locale__study", "locale__code", "is_selected", "is_excluded"]
+    list_select_related = ["locale", "locale__study"]
+    search_fields = ["key", "label"]
+    readonly_fields = ["locale", "key", "frequency", "mean_rating", "score", "merged_keys"]
+    fields = ["locale", "key", "label_text", "gloss", *readonly_fields[2:]]
+    actions = [
+        "merge_selected",
+        "split_selected",
+        admin.action(description="Exclude the selected terms")(
+            _each_term(term_set_excluded, "excluded", excluded=True)
+        ),
+        admin.action(description="Include the selected terms again")(
+            _each_term(term_set_excluded, "included", excluded=False)
+        ),
+        admin.action(description="Select as rating terms")(
+            _each_term(term_set_selected, "selected", selected=True)
+        ),
+        admin.action(description="Deselect as rating terms")(
+            _each_term(term_set_selected, "deselected", selected=False)
+        ),
+        "select_top_terms",
+        "recompute_locales",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Term]:
+        return super().get_queryset(request).prefetch_related("aliases")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def run(self, request: HttpRequest, call: Callable[[], object], done: str) -> bool:
+        """Call a curation service and report its outcome, or why it was refused."""
+        try:
+            call()
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), level=messages.ERROR)
+            return False
+        self.message_user(request, done)
+        return True
+
+    @admin.display(description="label")
+    def label_in_locale(self, term: Term) -> str:
+        return getattr(term, label_field_of(term.locale)) or ""
+
+    @admin.display(description="mean rating", ordering="mean_rating")
+    def mean(self, term: Term) -> str:
+        return "—" if term.mean_rating is None else f"{term.mean_rating:.2f}"
+
+    @admin.display(description="score", ordering="score")
+    def score_display(self, term: Term) -> str:
+        return f"{term.score:.1f}"
+
+    @admin.display(description="merged keys")
+    def merged_keys(self, term: Term) -> str:
+        return ", ".join(sorted(alias.key for alias in term.aliases.all()))
+
+    def save_model(self, request: HttpRequest, obj: Term, form: forms.Form, change: bool) -> None:
+        term_rename(
+            term=obj, label=form.cleaned_data["label_text"], gloss=form.cleaned_data["gloss"]
+        )
+
+    @admin.action(description="Merge the selected terms (into the best scored)")
+    def merge_selected(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
+        terms = list(queryset.select_related("locale"))
+        self.run(request, partial(terms_merge, terms=terms), f"Merged {len(terms)} terms.")
+
+    @admin.action(description="Split the selected terms into their merged keys")
+    def split_selected(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
+        for term in queryset.select_related("locale"):
+            self.run(request, partial(term_split, term=term), f"Split {term.key}.")
+
+    @admin.action(description="Select the top N by score in these terms' locales")
+    def select_top_terms(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
+        for locale in self._locales_of(queryset):
+            self.run(
+                request,
+                partial(terms_select_top, locale=locale),
+                f"{locale.code}: top {locale.study.terms_per_locale} selected.",
+            )
+
+    @admin.action(description="Recompute these terms' locales from the chains")
+    def recompute_locales(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
+        for locale in self._locales_of(queryset):
+            self.run(request, partial(terms_recompute, locale=locale), f"{locale}: done.")
+
+    @staticmethod
+    def _locales_of(queryset: QuerySet[Term]) -> QuerySet[StudyLocale]:
+        return StudyLocale.objects.filter(pk__in=queryset.values("locale_id")).select_related(
+            "study"
+        )
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "recompute/<int:locale_id>/",
+                self.admin_site.admin_view(self.recompute_view),
+                name="elicitation_curationterm_recompute",
+            ),
+            *super().get_urls(),
+        ]
+
+    def recompute_view(self, request: HttpRequest, locale_id: int) -> HttpResponse:
+        """Build a locale's term table for the first time (no term exists yet to act on)."""
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        locale = get_object_or_404(
+            StudyLocale.objects.select_related("study"),
+            pk=locale_id,
+            study__in=studies_visible_to(request.user),
+        )
+        self.run(request, partial(terms_recompute, locale=locale), f"{locale}: recomputed.")
+        changelist = reverse("admin:elicitation_curationterm_changelist")
+        return HttpResponseRedirect(
+            f"{changelist}?locale__study__id__exact={locale.study_id}"
+            f"&locale__code__exact={locale.code}"
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        locales = StudyLocale.objects.filter(
+            study__in=studies_visible_to(request.user)
+        ).select_related("study")
+        context = {**(extra_context or {}), "curation_locales": locales}
+        return super().changelist_view(request, extra_context=context)

@@ -1,0 +1,153 @@
+"""Participant API of the elicitation chains: the current turn, its submission, autocomplete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from elicitation.selectors import participant_progress, tags_autocomplete, turn_view
+from elicitation.services import FLAG, TurnSubmission, turn_claim, turn_submit
+from moodlab.studies.api.participant_base import ParticipantTrialApi
+from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
+from moodlab.studies.models import Participant
+
+MAX_RATINGS_PER_TURN = 100
+MAX_NEW_TAGS_PER_TURN = 10
+
+
+class TagOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class TurnOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="turn.pk")
+    index = serializers.IntegerField(source="turn.index")
+    song_external_id = serializers.CharField(source="turn.song.external_id")
+    audio_url = serializers.CharField(allow_null=True)
+    # A song's clip bounds and length are optional: the whole file plays when unset.
+    clip_start_seconds = serializers.FloatField(
+        source="turn.song.clip_start_seconds", allow_null=True
+    )
+    clip_end_seconds = serializers.FloatField(source="turn.song.clip_end_seconds", allow_null=True)
+    clip_seconds = serializers.FloatField(source="turn.song.clip_seconds", allow_null=True)
+    frozen_tags = TagOutputSerializer(many=True)
+    tags_to_rate = TagOutputSerializer(many=True)
+    deadline = serializers.DateTimeField(source="turn.deadline")
+
+
+class ProgressOutputSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class TurnStateOutputSerializer(serializers.Serializer):
+    done = serializers.BooleanField()
+    turn = TurnOutputSerializer(allow_null=True)
+    progress = ProgressOutputSerializer()
+
+
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"enum": [FLAG]}]})
+class StarsOrFlagField(serializers.Field):
+    """1-5 stars, or the string "flag" for a tag that is a mistake or irrelevant."""
+
+    default_error_messages = {"invalid": 'Give 1 to 5 stars or "flag".'}
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if data == FLAG:
+            return FLAG
+        if isinstance(data, bool) or not isinstance(data, int) or not 1 <= data <= 5:
+            self.fail("invalid")
+        return int(data)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class TurnSubmitInputSerializer(serializers.Serializer):
+    turn = serializers.IntegerField(min_value=1, help_text="The id of the turn being answered.")
+    ratings = serializers.DictField(child=StarsOrFlagField(), required=False, default=dict)
+    new_tags = serializers.ListField(
+        child=serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False),
+        required=False,
+        default=list,
+        max_length=MAX_NEW_TAGS_PER_TURN,
+    )
+    audio_played_seconds = serializers.FloatField(min_value=0, max_value=24 * 3600)
+
+    def validate_ratings(self, value: dict[str, int | str]) -> dict[int, int | str]:
+        if len(value) > MAX_RATINGS_PER_TURN:
+            raise serializers.ValidationError(f"At most {MAX_RATINGS_PER_TURN} ratings.")
+        if not all(key.isdigit() for key in value):
+            raise serializers.ValidationError("Keys are tag ids.")
+        return {int(key): stars for key, stars in value.items()}
+
+
+def _turn_state(participant: Participant) -> dict[str, Any]:
+    turn = turn_claim(participant=participant)
+    return {
+        "done": turn is None,
+        "turn": turn_view(turn=turn) if turn is not None else None,
+        "progress": participant_progress(participant=participant),
+    }
+
+
+class TurnCurrentApi(ParticipantTrialApi):
+    """The participant's current turn; claims the next chain when none is held."""
+
+    phase = Participant.Phase.ELICITATION
+
+    @extend_schema(responses=TurnStateOutputSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(TurnStateOutputSerializer(_turn_state(self.participant)).data)
+
+
+class TurnSubmitApi(ParticipantTrialApi):
+    """Submit the current turn; answers with the next turn, or done. Safe to retry."""
+
+    phase = Participant.Phase.ELICITATION
+
+    throttle_classes = PARTICIPANT_THROTTLES
+    answers_retries_after_completion = True
+
+    @extend_schema(request=TurnSubmitInputSerializer, responses=TurnStateOutputSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = TurnSubmitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        turn_submit(
+            participant=self.participant,
+            turn_id=data["turn"],
+            submission=TurnSubmission(
+                ratings=data["ratings"],
+                new_tags=data["new_tags"],
+                audio_played_seconds=data["audio_played_seconds"],
+            ),
+        )
+        return Response(TurnStateOutputSerializer(_turn_state(self.participant)).data)
+
+
+class TagSuggestionOutputSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    key = serializers.CharField()
+    chains = serializers.IntegerField()
+
+
+class TagAutocompleteApi(ParticipantTrialApi):
+    """Tags already used in the participant's study and locale, by prefix (10 at most)."""
+
+    phase = Participant.Phase.ELICITATION
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="What was typed so far")],
+        responses=TagSuggestionOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        prefix = request.query_params.get("q", "")[:100]
+        suggestions = tags_autocomplete(locale=self.participant.locale, prefix=prefix)
+        return Response(TagSuggestionOutputSerializer(suggestions, many=True).data)

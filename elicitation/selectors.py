@@ -1,0 +1,65 @@
+"""Reads of the elicitation data: what a participant sees in a turn, and the autocomplete."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Min
+
+from elicitation.models import ChainTag, Turn
+from elicitation.normalization import grouping_key
+from moodlab.studies.models import Participant, StudyLocale
+
+AUTOCOMPLETE_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """A turn as shown to its participant: frozen tags to see and visible tags to rate."""
+
+    turn: Turn
+    frozen_tags: list[ChainTag]
+    tags_to_rate: list[ChainTag]
+    audio_url: str | None
+
+
+def turn_view(*, turn: Turn) -> TurnView:
+    """The turn's tags, the ones to rate in a fresh random order so order effects average out."""
+    tags = list(turn.chain.tags.exclude(state=ChainTag.State.HIDDEN))
+    to_rate = [tag for tag in tags if tag.state == ChainTag.State.VISIBLE]
+    random.shuffle(to_rate)
+    audio = turn.song.audio
+    return TurnView(
+        turn=turn,
+        frozen_tags=[tag for tag in tags if tag.state == ChainTag.State.FROZEN],
+        tags_to_rate=to_rate,
+        audio_url=audio.url if audio else None,
+    )
+
+
+def participant_progress(*, participant: Participant) -> dict[str, int]:
+    done = Turn.objects.filter(participant=participant, status=Turn.Status.SUBMITTED).count()
+    return {"done": done, "total": participant.study.turns_per_participant}
+
+
+def tags_autocomplete(
+    *, locale: StudyLocale, prefix: str, limit: int = AUTOCOMPLETE_LIMIT
+) -> list[dict[str, Any]]:
+    """Tags already used in the locale whose grouping key starts like the typed prefix.
+
+    The prefix is keyed like a tag (case, accents, Arabic letter variants, Korean spacing),
+    so the btree index with varchar_pattern_ops on (locale, key) serves the lookup. The most
+    widely used groups come first.
+    """
+    key_prefix = grouping_key(prefix, language=locale.language) if prefix.strip() else ""
+    if not key_prefix:
+        return []
+    rows = (
+        ChainTag.objects.filter(locale=locale, key__startswith=key_prefix)
+        .values("key")
+        .annotate(text=Min("text"), chains=Count("id"))
+        .order_by("-chains", "key")[:limit]
+    )
+    return [dict(row) for row in rows]

@@ -1,0 +1,48 @@
+"""One JSON error shape for the whole API, so clients handle every failure the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Wrap DRF's answer as {"error": {"status", "code", "message", "fields"}}.
+
+    Field errors stay keyed by field name; a Django ValidationError raised by a service
+    becomes a 400 instead of a 500.
+    """
+    if isinstance(exc, DjangoValidationError):
+        detail = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        exc = exceptions.ValidationError(detail=detail)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    fields: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        message = "Invalid input."
+        code = "invalid"
+        data = response.data
+        fields = dict(data) if isinstance(data, dict) else {"non_field_errors": data}
+    else:
+        data = response.data if isinstance(response.data, dict) else {}
+        message = str(data.get("detail", exc))
+        code = str(
+            getattr(getattr(exc, "detail", None), "code", None)
+            or getattr(exc, "default_code", "error")
+        )
+    response.data = {
+        "error": {
+            "status": response.status_code,
+            "code": code,
+            "message": message,
+            "fields": fields,
+        }
+    }
+    return response

@@ -1,0 +1,349 @@
+from __future__ import annotations
+
+import zipfile
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from modeltranslation.admin import TranslationAdmin
+
+from moodlab.studies.admin_scoping import StudyScopedAdmin
+from moodlab.studies.csv_import import ImportFailed
+from moodlab.studies.models import (
+    Participant,
+    PrescreenResult,
+    QuestionnaireResponse,
+    RecruiterIdentity,
+    Song,
+    Study,
+    StudyLocale,
+    Term,
+)
+from moodlab.studies.selectors import studies_visible_to
+from moodlab.studies.services import study_add_reference_locales, study_set_phase
+from moodlab.studies.song_import import AudioZip, songs_import
+
+
+class StudyLocaleInline(admin.StackedInline):
+    model = StudyLocale
+    extra = 0
+    fields = [
+        ("code", "name", "direction", "is_active"),
+        "recruiter_id_param",
+        ("completion_url", "completion_code"),
+        ("screenout_url", "screenout_code"),
+        "consent_text",
+        "vocabulary_items",
+        "terms_frozen_at",
+    ]
+    readonly_fields = ["terms_frozen_at"]
+
+
+def _phase_action(phase: str, label: str) -> Any:
+    def action(modeladmin: StudyAdmin, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            try:
+                study_set_phase(study=study, phase=phase)
+            except ValidationError as error:
+                modeladmin.message_user(
+                    request, f"{study}: {' '.join(error.messages)}", level=messages.ERROR
+                )
+            else:
+                modeladmin.message_user(request, f"{study}: now in {label.lower()}.")
+
+    action.__name__ = f"move_to_{phase}"
+    return admin.action(description=f"Move to phase: {label}")(action)
+
+
+@admin.register(Study)
+class StudyAdmin(StudyScopedAdmin):
+    study_path = ""
+    list_display = ["title", "slug", "phase", "locale_codes", "song_count", "participant_count"]
+    list_filter = ["phase"]
+    search_fields = ["title", "slug"]
+    prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["researchers"]
+    readonly_fields = ["phase", "created_at", "updated_at"]
+    inlines = [StudyLocaleInline]
+    actions = [
+        "add_reference_locales",
+        *[
+            _phase_action(phase.value, str(phase.label))
+            for phase in Study.Phase
+            if phase != "draft"
+        ],
+    ]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "description", "phase", "researchers"]}),
+        (
+            "Elicitation (iterative tag chains)",
+            {
+                "fields": [
+                    ("chains_per_song", "max_turns_per_chain", "turns_per_participant"),
+                    ("freeze_min_ratings", "freeze_min_mean"),
+                    ("hide_flag_count", "complete_frozen_tags"),
+                    ("turn_timeout_seconds", "seconds_per_tag_rated", "seconds_per_new_tag"),
+                    ("max_tag_length", "max_tag_words"),
+                ]
+            },
+        ),
+        ("Term curation", {"fields": ["terms_per_locale"]}),
+        (
+            "Rating",
+            {
+                "fields": [
+                    ("terms_per_participant", "trials_per_participant", "repeat_trials"),
+                    ("target_ratings_per_cell", "seconds_per_term"),
+                    ("adaptive_stopping", "adaptive_min_ratings", "adaptive_max_standard_error"),
+                ]
+            },
+        ),
+        (
+            "Sessions and prescreens",
+            {
+                "fields": [
+                    (
+                        "first_response_timeout_minutes",
+                        "inactivity_timeout_minutes",
+                        "session_timeout_minutes",
+                    ),
+                    "require_recruiter_id",
+                    ("ask_consent", "volume_calibration", "questionnaire"),
+                    ("headphone_check", "headphone_trials", "headphone_pass_count"),
+                    ("vocabulary_check", "vocabulary_pass_ratio"),
+                ]
+            },
+        ),
+        ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("locales")
+            .annotate(
+                song_total=Count("songs", distinct=True),
+                participant_total=Count("participants", distinct=True),
+            )
+        )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change and not request.user.is_superuser:
+            form.instance.researchers.add(request.user)  # whoever creates a study can see it
+
+    @admin.display(description="Locales")
+    def locale_codes(self, study: Study) -> str:
+        return ", ".join(locale.code for locale in study.locales.all())
+
+    @admin.display(description="Songs", ordering="song_total")
+    def song_count(self, study: Study) -> int:
+        return study.song_total  # type: ignore[attr-defined]
+
+    @admin.display(description="Participants", ordering="participant_total")
+    def participant_count(self, study: Study) -> int:
+        return study.participant_total  # type: ignore[attr-defined]
+
+    @admin.action(description="Add the five reference locales (en-US, fr-FR, es-MX, ko-KR, ar-EG)")
+    def add_reference_locales(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            study_add_reference_locales(study=study)
+        self.message_user(request, f"Reference locales added to {queryset.count()} study(ies).")
+
+
+class SongImportForm(forms.Form):
+    study = forms.ModelChoiceField(queryset=Study.objects.none())
+    csv_file = forms.FileField(
+        label="Song list (CSV)",
+        help_text="Columns: external_id (or videoID), title (or song), artist, iso2.",
+    )
+    audio_zip = forms.FileField(
+        required=False,
+        label="Audio files (zip, optional)",
+        help_text="Files named by external id, e.g. aCAREwXaU9M.mp3.",
+    )
+
+    def __init__(self, *args: Any, studies: QuerySet[Study], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["study"].queryset = studies  # type: ignore[attr-defined]
+
+
+@admin.register(Song)
+class SongAdmin(StudyScopedAdmin):
+    list_display = [
+        "external_id",
+        "title",
+        "artist",
+        "country",
+        "study",
+        "duration_seconds",
+        "has_audio",
+    ]
+    list_filter = ["study", "country"]
+    search_fields = ["external_id", "title", "artist"]
+    list_select_related = ["study"]
+    readonly_fields = ["audio_player", "audio_sha256", "created_at"]
+    change_list_template = "admin/studies/song/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="studies_song_import"
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:studies_song_changelist"))
+        studies = studies_visible_to(request.user)
+        form = SongImportForm(request.POST or None, request.FILES or None, studies=studies)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                audio = (
+                    AudioZip(form.cleaned_data["audio_zip"])
+                    if form.cleaned_data["audio_zip"]
+                    else None
+                )
+                report = songs_import(
+                    study=form.cleaned_data["study"],
+                    csv_source=form.cleaned_data["csv_file"],
+                    audio=audio,
+                )
+            except ImportFailed as failure:
+                report = failure.report
+                self.message_user(request, report.summary(), level=messages.ERROR)
+            except zipfile.BadZipFile:
+                form.add_error("audio_zip", "This is not a readable zip file.")
+            else:
+                self.message_user(request, f"Songs imported: {report.summary()}")
+                return HttpResponseRedirect(
+                    reverse("admin:studies_song_changelist")
+                    + f"?study__id__exact={form.cleaned_data['study'].pk}"
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import songs",
+            "form": form,
+            "report": report,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/studies/song/import.html", context)
+
+    @admin.display(boolean=True, description="Audio")
+    def has_audio(self, song: Song) -> bool:
+        return bool(song.audio)
+
+    @admin.display(description="Listen")
+    def audio_player(self, song: Song) -> str:
+        if not song.audio:
+            return "—"
+        return format_html('<audio controls preload="none" src="{}"></audio>', song.audio.url)
+
+
+@admin.register(Term)
+class TermAdmin(StudyScopedAdmin, TranslationAdmin):
+    study_path = "locale__study"
+    list_display = [
+        "rank",
+        "wording",
+        "gloss",
+        "locale",
+        "rounded_score",
+        "frequency",
+        "rounded_mean_rating",
+        "is_selected",
+        "is_excluded",
+    ]
+    list_display_links = ["wording"]
+    list_filter = ["locale__study", "locale__code", "is_selected", "is_excluded"]
+    search_fields = ["label", "key"]
+    list_select_related = ["locale__study"]
+
+    @admin.display(description="Term (locale's language)", ordering="key")
+    def wording(self, term: Term) -> str:
+        return getattr(term, f"label_{term.locale.language}", None) or term.label
+
+    @admin.display(description="English gloss", ordering="label_en")
+    def gloss(self, term: Term) -> str:
+        return term.gloss
+
+    @admin.display(description="Score", ordering="score")
+    def rounded_score(self, term: Term) -> str:
+        return f"{term.score:.1f}"
+
+    @admin.display(description="Mean rating", ordering="mean_rating")
+    def rounded_mean_rating(self, term: Term) -> str:
+        return "—" if term.mean_rating is None else f"{term.mean_rating:.2f}"
+
+
+class RecruiterIdentityInline(admin.StackedInline):
+    """Personal data: only staff with the dedicated permission see the panel's id."""
+
+    model = RecruiterIdentity
+    extra = 0
+    can_delete = False
+    readonly_fields = fields = ("recruiter_participant_id", "entry_parameters")
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("studies.view_recruiter_id")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PrescreenResultInline(admin.TabularInline):
+    model = PrescreenResult
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "passed", "score", "details", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class QuestionnaireInline(admin.StackedInline):
+    model = QuestionnaireResponse
+    extra = 0
+    can_delete = False
+    readonly_fields = ["answers", "submitted_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Participant)
+class ParticipantAdmin(StudyScopedAdmin):
+    list_display = ["public_id", "study", "locale", "phase", "status", "started_at", "last_seen_at"]
+    list_filter = ["study", "locale__code", "phase", "status"]
+    search_fields = ["public_id"]
+    list_select_related = ["study", "locale"]
+    readonly_fields = [
+        "public_id",
+        "study",
+        "locale",
+        "phase",
+        "status",
+        "status_reason",
+        "consented_at",
+        "started_at",
+        "last_seen_at",
+        "finished_at",
+        "user_agent",
+    ]
+    exclude = ["token"]
+    inlines = [RecruiterIdentityInline, PrescreenResultInline, QuestionnaireInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # participants arrive through entry links only

@@ -1,0 +1,68 @@
+"""Who may do what through the API: researchers per study, participants per session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from rest_framework import authentication, exceptions
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from moodlab.studies.models import Participant
+from moodlab.studies.selectors import user_can_manage_study
+
+PARTICIPANT_SESSION_KEY = "moodlab_participant_token"
+
+
+class ParticipantAuthentication(authentication.BaseAuthentication):
+    """A participant proves who they are with their session token.
+
+    API clients send `Authorization: Participant <token>`; the browser pages keep the token in
+    the Django session, and then CSRF is enforced as for any cookie-authenticated request.
+    """
+
+    keyword = "Participant"
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, Participant] | None:
+        header = authentication.get_authorization_header(request).split()
+        if header and header[0].lower() == self.keyword.lower().encode():
+            if len(header) != 2:
+                raise exceptions.AuthenticationFailed("Malformed participant authorization header.")
+            return AnonymousUser(), self._participant(header[1].decode("latin-1"))
+        token = request._request.session.get(PARTICIPANT_SESSION_KEY)
+        if not token:
+            return None
+        authentication.SessionAuthentication().enforce_csrf(request)
+        return AnonymousUser(), self._participant(token)
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+    @staticmethod
+    def _participant(token: str) -> Participant:
+        participant = (
+            Participant.objects.select_related("study", "locale").filter(token=token).first()
+        )
+        if participant is None:
+            raise exceptions.AuthenticationFailed("Unknown participant session.")
+        return participant
+
+
+class IsParticipant(BasePermission):
+    message = "A participant session is required."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return isinstance(request.auth, Participant)
+
+
+class IsStudyResearcher(BasePermission):
+    """Object-level: the study (or the object's study) must be one the user manages."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+    def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
+        study = getattr(obj, "study", obj)
+        return user_can_manage_study(request.user, study)

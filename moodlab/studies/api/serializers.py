@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from moodlab.studies.models import Participant, Song, Study, StudyLocale
+
+
+class LocaleOutputSerializer(serializers.ModelSerializer):
+    language = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = StudyLocale
+        fields = ["code", "name", "language", "direction", "is_active", "recruiter_id_param"]
+
+
+class StudyOutputSerializer(serializers.ModelSerializer):
+    locales = LocaleOutputSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Study
+        exclude = ["id", "researchers"]
+
+
+class SongOutputSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code")
+
+    class Meta:
+        model = Song
+        fields = [
+            "external_id",
+            "title",
+            "artist",
+            "country",
+            "duration_seconds",
+            "clip_start_seconds",
+            "clip_end_seconds",
+        ]
+
+
+class ParticipantEnterInputSerializer(serializers.Serializer):
+    study = serializers.SlugField()
+    locale = serializers.CharField(max_length=10)
+    recruiter_participant_id = serializers.CharField(
+        max_length=128, required=False, allow_blank=True, default=""
+    )
+    entry_parameters = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        required=False,
+        default=dict,
+    )
+
+    def validate_entry_parameters(self, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 10:
+            raise serializers.ValidationError("At most 10 entry parameters.")
+        return value
+
+
+class ParticipantOutputSerializer(serializers.ModelSerializer):
+    study: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    locale: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
+
+    class Meta:
+        model = Participant
+        fields = ["public_id", "study", "locale", "phase", "status", "started_at", "finished_at"]
+
+
+class ParticipantSessionOutputSerializer(ParticipantOutputSerializer):
+    """Only the answer to the entry request carries the secret token."""
+
+    class Meta(ParticipantOutputSerializer.Meta):
+        fields = [*ParticipantOutputSerializer.Meta.fields, "token"]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from moodlab.studies.api.permissions import IsStudyResearcher
+from moodlab.studies.api.serializers import (
+    ParticipantEnterInputSerializer,
+    ParticipantSessionOutputSerializer,
+    SongOutputSerializer,
+    StudyOutputSerializer,
+)
+from moodlab.studies.models import Song, Study, StudyLocale
+from moodlab.studies.selectors import studies_visible_to
+from moodlab.studies.services import EntryRefused, participant_enter
+
+
+class StudyListApi(generics.ListAPIView):
+    serializer_class = StudyOutputSerializer
+    permission_classes = [IsStudyResearcher]
+    filterset_fields = ["phase"]
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return studies_visible_to(self.request.user).prefetch_related("locales")
+
+
+class StudyDetailApi(generics.RetrieveAPIView):
+    serializer_class = StudyOutputSerializer
+    permission_classes = [IsStudyResearcher]
+    lookup_field = "slug"
+    lookup_url_kwarg = "study_slug"
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return studies_visible_to(self.request.user).prefetch_related("locales")
+
+
+class SongListApi(generics.ListAPIView):
+    serializer_class = SongOutputSerializer
+    permission_classes = [IsStudyResearcher]
+    filterset_fields = ["country", "artist"]
+
+    def get_queryset(self) -> QuerySet[Song]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs
+            return Song.objects.none()
+        study = get_object_or_404(
+            studies_visible_to(self.request.user), slug=self.kwargs["study_slug"]
+        )
+        return study.songs.order_by("external_id")
+
+
+class ParticipantEnterApi(APIView):
+    """Start a participant session from an entry link, or resume the one the panel id has."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "participant_start"
+
+    @extend_schema(
+        request=ParticipantEnterInputSerializer,
+        responses={
+            200: ParticipantSessionOutputSerializer,
+            201: ParticipantSessionOutputSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ParticipantEnterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        locale = get_object_or_404(
+            StudyLocale.objects.select_related("study"),
+            study__slug=data["study"],
+            code=data["locale"],
+        )
+        try:
+            participant, created = participant_enter(
+                study=locale.study,
+                locale=locale,
+                recruiter_participant_id=data["recruiter_participant_id"],
+                entry_parameters=data["entry_parameters"],
+                user_agent=request.headers.get("User-Agent", ""),
+            )
+        except EntryRefused as refusal:
+            raise PermissionDenied(detail=str(refusal), code=refusal.code) from refusal
+        return Response(
+            ParticipantSessionOutputSerializer(participant).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )

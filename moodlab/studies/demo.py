@@ -1,0 +1,99 @@
+"""The demo study: five locales, GlobalMood songs with synthesized clips, the real term lists.
+
+Real recordings can't be shipped, so each song gets a short clip whose tempo and mode follow
+the same latent valence–arousal model the simulated participants use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from pathlib import Path
+
+from django.db import transaction
+
+from elicitation.term_import import terms_import
+from moodlab.audio import song_clip_wav
+from moodlab.simulation import MoodModel
+from moodlab.studies.models import Study
+from moodlab.studies.services import study_add_reference_locales, study_set_phase
+from moodlab.studies.song_import import songs_import
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+SONG_LIST = DEMO_DATA / "songmeta_GlobalMood.csv"
+DEMO_SLUG = "demo"
+CLIP_SECONDS = 6.0
+
+
+class GeneratedAudio:
+    """Synthesized clips for a set of songs, served to the song importer like a folder."""
+
+    def __init__(self, external_ids: list[str], model: MoodModel) -> None:
+        self.external_ids = external_ids
+        self.model = model
+
+    def names(self) -> dict[str, str]:
+        return {external_id: f"{external_id}.wav" for external_id in self.external_ids}
+
+    def read(self, name: str) -> bytes:
+        external_id = name.removesuffix(".wav")
+        valence, arousal = self.model.song_coords(external_id)
+        return song_clip_wav(
+            external_id, seconds=CLIP_SECONDS, sample_rate=16000, valence=valence, arousal=arousal
+        )
+
+
+def demo_song_rows(songs_per_country: int) -> str:
+    """The first N songs of each country in the GlobalMood list, as CSV text."""
+    with SONG_LIST.open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fieldnames = list(reader.fieldnames or [])
+        taken: dict[str, int] = defaultdict(int)
+        rows = []
+        for row in reader:
+            if taken[row["iso2"]] < songs_per_country:
+                taken[row["iso2"]] += 1
+                rows.append(row)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def demo_study_prepare(
+    *, slug: str, completion_code: str, songs_per_country: int, **defaults: object
+) -> Study:
+    """A demo study with the five reference locales and GlobalMood songs with clips."""
+    study, _ = Study.objects.get_or_create(
+        slug=slug, defaults={"require_recruiter_id": False, **defaults}
+    )
+    for locale in study_add_reference_locales(study=study):
+        if not locale.completion_code:
+            locale.completion_code = completion_code
+            locale.save(update_fields=["completion_code"])
+    rows = demo_song_rows(songs_per_country)
+    external_ids = [row["videoID"] for row in csv.DictReader(io.StringIO(rows))]
+    songs_import(study=study, csv_source=rows, audio=GeneratedAudio(external_ids, MoodModel()))
+    return study
+
+
+@transaction.atomic
+def demo_study_create(*, songs_per_country: int = 2) -> Study:
+    """Create (or bring up to date) the `demo` study, ready for rating. Safe to run again."""
+    study = demo_study_prepare(
+        slug=DEMO_SLUG,
+        completion_code="MOODLAB-DEMO",
+        songs_per_country=songs_per_country,
+        title="GlobalMood demo",
+        description="Songs from 59 countries rated on each locale's own mood terms.",
+        trials_per_participant=12,
+    )
+    for locale in study.locales.filter(terms_frozen_at=None):
+        terms_import(
+            locale=locale, csv_source=(DEMO_DATA / f"terms_{locale.language}.csv").read_bytes()
+        )
+    if study.phase == Study.Phase.DRAFT:
+        study = study_set_phase(study=study, phase=Study.Phase.RATING)
+    return study

@@ -1,0 +1,49 @@
+"""Where a participant is in their session: which steps stand between them and the trials.
+
+The trial APIs of both phases ask `require_ready_for_trials`, so a participant who skips
+the consent page or a prescreen by calling the API directly gets a 403, not data.
+"""
+
+from __future__ import annotations
+
+from rest_framework.exceptions import PermissionDenied
+
+from moodlab.studies.models import Participant, PrescreenResult
+
+PRESCREEN_STEPS = (
+    (PrescreenResult.Kind.VOLUME, "volume_calibration"),
+    (PrescreenResult.Kind.HEADPHONES, "headphone_check"),
+    (PrescreenResult.Kind.VOCABULARY, "vocabulary_check"),
+)
+
+
+def pending_steps(participant: Participant) -> list[str]:
+    """Steps still to do before trials, in page order: consent, then each enabled prescreen."""
+    study = participant.study
+    steps: list[str] = []
+    if study.ask_consent and participant.consented_at is None:
+        steps.append("consent")
+    passed = set(participant.prescreen_results.filter(passed=True).values_list("kind", flat=True))
+    steps += [kind for kind, flag in PRESCREEN_STEPS if getattr(study, flag) and kind not in passed]
+    return steps
+
+
+def require_ready_for_trials(participant: Participant, *, allow_completed: bool = False) -> None:
+    """Refuse trial requests of ended sessions or of participants who skipped a step.
+
+    `allow_completed` lets a submission endpoint answer a network retry of the very last
+    submission, which arrives after that submission completed the session.
+    """
+    allowed = {Participant.Status.STARTED} | (
+        {Participant.Status.COMPLETED} if allow_completed else set()
+    )
+    if participant.status not in allowed:
+        raise PermissionDenied(
+            detail=f"This session has ended ({participant.get_status_display()}).",
+            code="session_ended",
+        )
+    steps = pending_steps(participant)
+    if steps:
+        raise PermissionDenied(
+            detail=f"Complete these steps first: {', '.join(steps)}.", code="steps_pending"
+        )

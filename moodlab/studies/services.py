@@ -1,0 +1,205 @@
+"""State changes of the study domain; admin, API, tasks and commands all come through here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from moodlab.studies.locales import REFERENCE_LOCALES, RTL_LANGUAGES, split_locale_code
+from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
+
+PHASE_ORDER: list[str] = [phase.value for phase in Study.Phase]
+
+
+def study_add_locale(*, study: Study, code: str, **settings: object) -> StudyLocale:
+    """Add a locale (or return the existing one); known codes get their name and direction."""
+    language, country = split_locale_code(code)
+    code = f"{language}-{country}"
+    preset = REFERENCE_LOCALES.get(code)
+    defaults: dict[str, object] = {
+        "name": preset.name if preset else code,
+        "direction": (
+            preset.direction
+            if preset
+            else ("rtl" if language in RTL_LANGUAGES else StudyLocale.Direction.LTR)
+        ),
+        **settings,
+    }
+    locale = StudyLocale(study=study, code=code, **defaults)
+    locale.full_clean(exclude=["study"], validate_unique=False)
+    existing, _ = StudyLocale.objects.get_or_create(study=study, code=code, defaults=defaults)
+    return existing
+
+
+def study_add_reference_locales(*, study: Study) -> list[StudyLocale]:
+    return [study_add_locale(study=study, code=code) for code in REFERENCE_LOCALES]
+
+
+@transaction.atomic
+def study_set_phase(*, study: Study, phase: str) -> Study:
+    """Move a study forward; starting the rating phase freezes each locale's term selection.
+
+    Elicitation and curation may be skipped (a study can import its terms), but a study
+    never moves back: collected data would no longer match the phase's parameters.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if phase not in PHASE_ORDER:
+        raise ValidationError({"phase": f"Unknown phase {phase!r}."})
+    if PHASE_ORDER.index(phase) <= PHASE_ORDER.index(study.phase):
+        raise ValidationError(
+            {"phase": f"A study in {study.get_phase_display()} cannot move to {phase}."}
+        )
+    locales = list(study.locales.filter(is_active=True))
+    if phase != Study.Phase.CLOSED and not locales:
+        raise ValidationError({"phase": "Add at least one locale first."})
+    if phase == Study.Phase.RATING:
+        _freeze_rating_terms(study, locales)
+    study.phase = phase
+    study.save(update_fields=["phase", "updated_at"])
+    return study
+
+
+def _freeze_rating_terms(study: Study, locales: list[StudyLocale]) -> None:
+    short = [
+        f"{locale.code} has {count}"
+        for locale in locales
+        if (count := locale.terms.filter(is_selected=True).count()) < study.terms_per_participant
+    ]
+    if short:
+        raise ValidationError(
+            {
+                "phase": (
+                    f"Each locale needs at least {study.terms_per_participant} selected rating "
+                    f"terms: {', '.join(short)}."
+                )
+            }
+        )
+    StudyLocale.objects.filter(pk__in=[loc.pk for loc in locales], terms_frozen_at=None).update(
+        terms_frozen_at=timezone.now()
+    )
+
+
+class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told about, not a bug
+    """The entry link cannot start a session; `code` tells the page what to say."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@transaction.atomic
+def participant_enter(
+    *,
+    study: Study,
+    locale: StudyLocale,
+    recruiter_participant_id: str,
+    entry_parameters: dict[str, str] | None = None,
+    user_agent: str = "",
+) -> tuple[Participant, bool]:
+    """Start a session from an entry link, or resume the one this panel id already has.
+
+    Returns (participant, created). The same panel id never takes a study twice: a finished
+    or screened-out session is refused, an active one is resumed.
+    """
+    if locale.study_id != study.pk or not locale.is_active:
+        raise EntryRefused("unknown_locale", "This study is not open in that language.")
+    if study.phase not in (Study.Phase.ELICITATION, Study.Phase.RATING):
+        raise EntryRefused("not_open", "This study is not collecting responses right now.")
+    recruiter_participant_id = recruiter_participant_id.strip()[:128]
+    if not recruiter_participant_id and study.require_recruiter_id:
+        raise EntryRefused(
+            "missing_id", "This link must come from the recruitment panel (participant id missing)."
+        )
+    if recruiter_participant_id:
+        identity = (
+            RecruiterIdentity.objects.select_related("participant")
+            .filter(study=study, recruiter_participant_id=recruiter_participant_id)
+            .first()
+        )
+        if identity is not None:
+            return _resume(identity.participant), False
+    now = timezone.now()
+    participant = Participant.objects.create(
+        started_at=now,
+        last_seen_at=now,
+        study=study,
+        locale=locale,
+        phase=study.phase,
+        user_agent=user_agent[:400],
+    )
+    if recruiter_participant_id:
+        try:
+            with transaction.atomic():
+                RecruiterIdentity.objects.create(
+                    participant=participant,
+                    study=study,
+                    recruiter_participant_id=recruiter_participant_id,
+                    entry_parameters=entry_parameters or {},
+                )
+        except IntegrityError:
+            # Two tabs opened the link at the same instant: the other one won; resume it.
+            participant.delete()
+            identity = RecruiterIdentity.objects.select_related("participant").get(
+                study=study, recruiter_participant_id=recruiter_participant_id
+            )
+            return _resume(identity.participant), False
+    return participant, True
+
+
+def _resume(participant: Participant) -> Participant:
+    if participant.status != Participant.Status.STARTED:
+        raise EntryRefused("already_taken", "You have already taken part in this study. Thank you!")
+    participant_touch(participant=participant)
+    return participant
+
+
+def participant_touch(*, participant: Participant) -> None:
+    """Record activity; inactivity timeouts count from the last touch."""
+    now = timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+    participant.last_seen_at = now
+
+
+def participant_finish(*, participant: Participant, status: str, reason: str = "") -> Participant:
+    """End a session (completed, declined, screened out, timed out, excluded).
+
+    Only an active session can end; finishing twice keeps the first outcome, so a retried
+    request does not rewrite history.
+    """
+    updated = Participant.objects.filter(
+        pk=participant.pk, status=Participant.Status.STARTED
+    ).update(status=status, status_reason=reason[:300], finished_at=timezone.now())
+    participant.refresh_from_db()
+    if not updated and participant.status != status:
+        raise ValidationError({"status": f"This session has already ended ({participant.status})."})
+    return participant
+
+
+def participants_expire_stale() -> int:
+    """Time out sessions past their study's limits: no first response, inactive, or too long.
+
+    One conditional UPDATE per study, so a participant finishing at the same moment is never
+    overwritten.
+    """
+    current = timezone.now()
+    expired = 0
+    for study in Study.objects.filter(participants__status=Participant.Status.STARTED).distinct():
+        inactive_since = current - timedelta(minutes=study.inactivity_timeout_minutes)
+        started_before = current - timedelta(minutes=study.session_timeout_minutes)
+        silent_since = current - timedelta(minutes=study.first_response_timeout_minutes)
+        expired += Participant.objects.filter(
+            Q(last_seen_at__lt=inactive_since)
+            | Q(started_at__lt=started_before)
+            | Q(last_seen_at__lte=F("started_at"), started_at__lt=silent_since),
+            study=study,
+            status=Participant.Status.STARTED,
+        ).update(
+            status=Participant.Status.TIMED_OUT,
+            status_reason="over the study's time limits",
+            finished_at=current,
+        )
+    return expired

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from moodlab.health import healthz
+
+api_v1 = [
+    path("", include("moodlab.studies.api.urls")),
+    path("elicitation/", include("elicitation.api.urls")),
+    path("data/", include("analysis.api.urls")),
+    path("", include("analysis.crosscultural.api.urls")),
+    path("rating/", include("rating.api.urls")),
+]
+
+admin.site.site_header = "MoodLab administration"
+admin.site.site_title = "MoodLab"
+admin.site.index_title = "Studies, participants and data"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "v1"), namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+]
+
+if not settings.USES_S3:
+    # Local file storage (the embedded default, or one media volume behind gunicorn): Django
+    # serves the audio itself. With S3, participants fetch audio by presigned URL instead.
+    urlpatterns += [
+        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    ]

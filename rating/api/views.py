@@ -1,0 +1,186 @@
+"""The participant's rating API: current trial, submit a trial, finish the phase."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from moodlab.api.schema import ErrorSerializer
+from moodlab.studies.api.participant_base import ParticipantTrialApi
+from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
+from moodlab.studies.models import Participant, Song
+from rating.models import Trial
+from rating.selectors import TrialView, trial_view
+from rating.services import rating_session_finish, trial_serve, trial_submit
+
+
+class RatingApi(ParticipantTrialApi):
+    phase = Participant.Phase.RATING
+
+
+class TermSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    # DRF's metaclass turns declared fields into entries of `fields`; mypy sees Field.label.
+    label = serializers.CharField(help_text="In the participant's language.")  # type: ignore[assignment]
+    gloss = serializers.CharField(help_text="English gloss.")
+
+
+class ScalePointSerializer(serializers.Serializer):
+    value = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class ProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class SongSerializer(serializers.Serializer):
+    external_id = serializers.CharField()
+    audio_url = serializers.SerializerMethodField()
+    clip_start_seconds = serializers.FloatField(allow_null=True)
+    clip_end_seconds = serializers.FloatField(allow_null=True)
+    clip_seconds = serializers.FloatField(
+        allow_null=True, help_text="How long the clip must play before the answer is accepted."
+    )
+
+    def get_audio_url(self, song: Song) -> str | None:
+        return song.audio.url if song.audio else None
+
+
+class TrialOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="trial.pk")
+    position = serializers.IntegerField(source="trial.position")
+    song = SongSerializer(source="trial.song")
+    terms = TermSerializer(many=True)
+    scale = ScalePointSerializer(many=True)
+    estimated_seconds = serializers.IntegerField(
+        source="seconds_per_trial", help_text="Time budget of this trial (per term × terms)."
+    )
+
+
+class RatingTrialCurrentApi(RatingApi):
+    """The trial to rate now; the first call starts the session (draws the terms)."""
+
+    class RatingTrialCurrentOutputSerializer(serializers.Serializer):
+        trial = serializers.SerializerMethodField()
+        progress = serializers.SerializerMethodField()
+        finished = serializers.BooleanField(help_text="Nothing left to rate: call finish.")
+        estimated_seconds_remaining = serializers.IntegerField()
+
+        @extend_schema_field(TrialOutputSerializer(allow_null=True))
+        def get_trial(self, view: TrialView) -> dict[str, object] | None:
+            return None if view.trial is None else TrialOutputSerializer(view).data
+
+        @extend_schema_field(ProgressSerializer)
+        def get_progress(self, view: TrialView) -> dict[str, int]:
+            return {"done": view.done, "total": view.total}
+
+    @extend_schema(
+        responses={200: RatingTrialCurrentOutputSerializer, 403: OpenApiResponse(ErrorSerializer)},
+        summary="Get the current rating trial",
+    )
+    def get(self, request: Request) -> Response:
+        participant = self.participant
+        trial = trial_serve(participant=participant)
+        return Response(
+            self.RatingTrialCurrentOutputSerializer(
+                trial_view(participant=participant, trial=trial)
+            ).data
+        )
+
+
+class RatingTrialSubmitApi(RatingApi):
+    """Submit every rating of a trial at once; an identical retry gets the same answer."""
+
+    throttle_classes = PARTICIPANT_THROTTLES
+    answers_retries_after_completion = True
+
+    class RatingTrialSubmitInputSerializer(serializers.Serializer):
+        ratings = serializers.DictField(
+            child=serializers.IntegerField(min_value=1, max_value=5),
+            allow_empty=False,
+            help_text='Term id to value, 1 (not expressing at all) to 5: {"12": 4, ...}.',
+        )
+        audio_played_seconds = serializers.FloatField(min_value=0)
+
+        def validate_ratings(self, value: dict[str, int]) -> dict[int, int]:
+            if not all(key.isdigit() for key in value):
+                raise serializers.ValidationError("Keys must be term ids.")
+            return {int(key): rating for key, rating in value.items()}
+
+    class RatingTrialSubmitOutputSerializer(serializers.ModelSerializer):
+        status = serializers.CharField(help_text="Always submitted.")
+        ratings = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Trial
+            fields = [
+                "id",
+                "position",
+                "status",
+                "submitted_at",
+                "audio_played_seconds",
+                "response_seconds",
+                "ratings",
+            ]
+
+        def get_ratings(self, trial: Trial) -> dict[str, int]:
+            return {str(term): value for term, value in trial.ratings.values_list("term", "value")}
+
+    @extend_schema(
+        request=RatingTrialSubmitInputSerializer,
+        responses={
+            200: RatingTrialSubmitOutputSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Bad values; nothing stored."),
+            404: OpenApiResponse(ErrorSerializer, description="Not a trial of this session."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="Submitted before with other values, or released."
+            ),
+        },
+        summary="Submit the ratings of a trial",
+    )
+    def post(self, request: Request, trial_id: int) -> Response:
+        participant = self.participant
+        serializer = self.RatingTrialSubmitInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        trial = trial_submit(
+            participant=participant,
+            trial_id=trial_id,
+            ratings=serializer.validated_data["ratings"],
+            audio_played_seconds=serializer.validated_data["audio_played_seconds"],
+        )
+        return Response(self.RatingTrialSubmitOutputSerializer(trial).data)
+
+
+class RatingSessionFinishApi(RatingApi):
+    """End the rating phase once every trial is done."""
+
+    answers_retries_after_completion = True
+
+    class RatingSessionFinishOutputSerializer(serializers.Serializer):
+        public_id = serializers.UUIDField()
+        status = serializers.CharField(help_text="completed")
+        finished_at = serializers.DateTimeField()
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: RatingSessionFinishOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Trials remain."),
+        },
+        summary="Finish the rating phase",
+    )
+    def post(self, request: Request) -> Response:
+        participant = self.participant
+        return Response(
+            self.RatingSessionFinishOutputSerializer(
+                rating_session_finish(participant=participant)
+            ).data
+        )

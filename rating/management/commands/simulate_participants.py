@@ -1,0 +1,159 @@
+"""Drive simulated participants through the real participant API over HTTP."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import httpx
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
+
+from moodlab.simulation import MoodModel
+from moodlab.studies.management.study_option import add_study_option, get_study
+from moodlab.studies.models import Participant, Study
+from moodlab.wsgi import application
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            # Each request runs on its own thread: give its database connection back.
+            connections.close_all()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def local_server() -> Iterator[str]:
+    """This project's WSGI app on a free local port, for as long as the block runs."""
+    server = make_server(
+        "127.0.0.1", 0, application, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass
+class Outcome:
+    trials: int = 0
+    dropped: bool = False
+    error: str = ""
+
+
+class Command(BaseCommand):
+    help = "Run simulated participants (a latent valence-arousal model) through the real API."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_study_option(parser)
+        parser.add_argument("--locale", required=True, help="A locale code, or 'all'.")
+        parser.add_argument("--count", type=int, default=50, help="Participants per locale.")
+        parser.add_argument(
+            "--phase", choices=[p.value for p in Participant.Phase], default="rating"
+        )
+        parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument(
+            "--base-url", help="A running MoodLab; without it a local server is started."
+        )
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        study = get_study(options["study"])
+        codes = self._locale_codes(study, options["locale"])
+        simulate = _participant_driver(options["phase"])
+        model = MoodModel(
+            seed=options["seed"],
+            trials_per_session=study.trials_per_participant + study.repeat_trials,
+        )
+        jobs = [(code, index) for code in codes for index in range(options["count"])]
+
+        def run(job: tuple[str, int], base_url: str) -> Outcome:
+            code, index = job
+            rng = np.random.default_rng([options["seed"], codes.index(code), index])
+            rater = model.draw_rater(rng)
+            try:
+                with httpx.Client(base_url=base_url, timeout=60) as client:
+                    trials = simulate(
+                        client,
+                        study_slug=study.slug,
+                        locale_code=code,
+                        recruiter_id=f"sim-{uuid.uuid4().hex}",
+                        model=model,
+                        rater=rater,
+                        rng=rng,
+                    )
+            except (httpx.HTTPError, KeyError, ValueError) as error:
+                return Outcome(error=f"{code} #{index}: {error}")
+            return Outcome(trials=trials, dropped=rater.has_dropped_out(trials))
+
+        with (
+            _server(options["base_url"]) as base_url,
+            ThreadPoolExecutor(max_workers=max(options["concurrency"], 1)) as pool,
+        ):
+            outcomes = list(pool.map(lambda job: run(job, base_url), jobs))
+        self._report(study, options["phase"], outcomes)
+
+    @staticmethod
+    def _locale_codes(study: Study, requested: str) -> list[str]:
+        active = list(study.locales.filter(is_active=True).values_list("code", flat=True))
+        if requested == "all":
+            return active
+        if requested not in active:
+            raise CommandError(f"{study.slug} has no active locale {requested!r}: {active}")
+        return [requested]
+
+    def _report(self, study: Study, phase: str, outcomes: list[Outcome]) -> None:
+        errors = [outcome.error for outcome in outcomes if outcome.error]
+        finished = [outcome for outcome in outcomes if not outcome.error]
+        trials = sum(outcome.trials for outcome in finished)
+        per_trial = study.terms_per_participant if phase == Participant.Phase.RATING else 0
+        self.stdout.write(
+            f"participants {len(outcomes)}, "
+            f"completed {sum(not o.dropped for o in finished)}, "
+            f"dropped {sum(o.dropped for o in finished)}, "
+            f"trials {trials}, "
+            + (f"ratings {trials * per_trial}, " if per_trial else "")
+            + f"errors {len(errors)}"
+        )
+        for error in errors[:10]:
+            self.stderr.write(error)
+
+
+@contextmanager
+def _server(base_url: str | None) -> Iterator[str]:
+    if base_url:
+        yield base_url.rstrip("/")
+        return
+    with local_server() as url:
+        yield url
+
+
+def _participant_driver(phase: str) -> Callable[..., int]:
+    if phase == Participant.Phase.ELICITATION:
+        from elicitation.simulated import simulate_elicitation_participant
+
+        return simulate_elicitation_participant
+    from rating.simulated import simulate_rating_participant
+
+    return simulate_rating_participant

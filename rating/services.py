@@ -1,0 +1,447 @@
+"""Rating sessions: the term plan, balanced song allocation, submission, release, recounts.
+
+Concurrency: every allocation in a locale (drawing a participant's terms, choosing their next
+song) runs under one PostgreSQL transaction-level advisory lock per locale. Allocation reads
+the small Cell ledger (one row per song × term, ~24,000 per locale at the reference size),
+picks a song and bumps its counters in a few milliseconds, so serialising it per locale is
+both correct (no two sessions can both take the last free place of a cell) and fast; other
+locales and all submissions run in parallel. Counters only ever go down outside the lock
+(releases), which can never over-assign a cell; recounts take the lock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.utils import timezone
+from django.utils.translation import override
+from rest_framework.exceptions import NotFound
+
+from moodlab.studies.models import Participant, Song, Study, Term
+from moodlab.studies.services import participant_finish, participant_touch
+from rating.exceptions import TrialConflict
+from rating.models import Cell, Rating, SessionTerm, Trial
+
+# First key of the two-key advisory locks that serialise allocation; the second is the locale.
+ALLOCATION_LOCK_NAMESPACE = 0x52415447  # "RATG"
+# Players report play time a little short of the clip (decoder start-up, rounding).
+AUDIO_TOLERANCE_SECONDS = 0.5
+
+
+def _lock_locale_allocation(locale_id: int) -> None:
+    # SQLite (the embedded default) serialises writers by itself; the lock is PostgreSQL's.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [ALLOCATION_LOCK_NAMESPACE, locale_id]
+            )
+
+
+def _require_rating_participant(participant: Participant) -> None:
+    if participant.phase != Participant.Phase.RATING:
+        raise TrialConflict("This session is not a rating session.", code="wrong_phase")
+
+
+def session_terms(*, participant: Participant) -> list[Term]:
+    """The participant's terms in display order (empty before their session starts)."""
+    return [
+        st.term
+        for st in SessionTerm.objects.filter(participant=participant)
+        .select_related("term")
+        .order_by("position")
+    ]
+
+
+def rating_session_start(*, participant: Participant) -> list[Term]:
+    """Draw the participant's terms once: the locale's least-covered selected terms.
+
+    Coverage counts the ratings a term has or is about to get (submitted + held trials), then
+    how many active sessions already rate it, so that sessions starting together spread over
+    the terms; remaining ties are broken at random. Shown alphabetically in the participant's
+    language, a fixed order that does not hint at which terms were drawn first.
+    """
+    _require_rating_participant(participant)
+    with transaction.atomic():
+        _lock_locale_allocation(participant.locale_id)
+        existing = session_terms(participant=participant)
+        if existing:
+            return existing
+        study = participant.study
+        candidates = list(Term.objects.filter(locale=participant.locale, is_selected=True))
+        if len(candidates) < study.terms_per_participant:
+            raise ValidationError(
+                {"terms": f"{participant.locale.code} has too few rating terms selected."}
+            )
+        load = dict(
+            Cell.objects.filter(locale=participant.locale)
+            .values_list("term")
+            .annotate(total=Sum("assigned"))
+        )
+        active = dict(
+            SessionTerm.objects.filter(
+                term__locale=participant.locale, participant__status=Participant.Status.STARTED
+            )
+            .values_list("term")
+            .annotate(sessions=Count("id"))
+        )
+        random.shuffle(candidates)
+        candidates.sort(key=lambda term: (load.get(term.pk, 0), active.get(term.pk, 0)))
+        drawn = candidates[: study.terms_per_participant]
+        with override(participant.locale.language):
+            drawn.sort(key=lambda term: (term.label.casefold(), term.pk))
+        SessionTerm.objects.bulk_create(
+            SessionTerm(participant=participant, term=term, position=position)
+            for position, term in enumerate(drawn, start=1)
+        )
+        _ensure_cells(participant, [term.pk for term in drawn])
+        return drawn
+
+
+def _held_trial(participant: Participant) -> Trial | None:
+    return (
+        Trial.objects.filter(participant=participant, status=Trial.Status.HELD)
+        .select_related("song")
+        .first()
+    )
+
+
+@transaction.atomic
+def trial_serve(*, participant: Participant) -> Trial | None:
+    """The participant's current trial, allocating the next one when none is held.
+
+    Regular trials come first, each on one of the least-rated songs for the locale and the
+    participant's terms that still has room in every cell; then the repeat trials, on
+    earlier songs picked at random. None means the session has nothing left to rate: all
+    trials are done, or every song the participant could still get is full.
+    """
+    held = _held_trial(participant)
+    if held is not None:
+        return held
+    terms = session_terms(participant=participant) or rating_session_start(participant=participant)
+    _lock_locale_allocation(participant.locale_id)
+    # A second request of the same participant may have allocated while we waited.
+    held = _held_trial(participant)
+    if held is not None:
+        return held
+    study = participant.study
+    counts = Trial.objects.filter(participant=participant).aggregate(
+        trials=Count("id"),
+        regular=Count("id", filter=Q(is_repeat=False)),
+        repeats=Count("id", filter=Q(is_repeat=True)),
+    )
+    position = counts["trials"] + 1
+    if counts["repeats"] == 0 and counts["regular"] < study.trials_per_participant:
+        song_id = _least_rated_song(participant, study, [term.pk for term in terms])
+        if song_id is not None:
+            return _assign(participant, song_id, [term.pk for term in terms], position)
+    if counts["repeats"] < study.repeat_trials:
+        original = (
+            Trial.objects.filter(
+                participant=participant,
+                is_repeat=False,
+                status=Trial.Status.SUBMITTED,
+                repeats__isnull=True,
+            )
+            .select_related("song")
+            .order_by("?")
+            .first()
+        )
+        if original is not None:
+            return Trial.objects.create(
+                participant=participant,
+                locale_id=participant.locale_id,
+                song=original.song,
+                position=position,
+                is_repeat=True,
+                repeat_of=original,
+            )
+    return None
+
+
+def _least_rated_song(participant: Participant, study: Study, term_ids: list[int]) -> int | None:
+    """One of the songs whose cells for these terms have the fewest ratings, at random.
+
+    A song qualifies while every one of its cells is below the target (so none is ever
+    over-assigned) and at least one is still open; a retired cell counts as full, so
+    adaptive stopping sends raters to songs that still need information. Songs with the
+    emptiest fullest cell come first, then the fewest ratings over all the terms.
+    """
+    target = study.target_ratings_per_cell
+    return (
+        Cell.objects.filter(locale_id=participant.locale_id, term__in=term_ids)
+        .exclude(song__in=Trial.objects.filter(participant=participant).values("song_id"))
+        .values("song")
+        .annotate(
+            fullest=Max("assigned"),
+            retired=Count("retired_at"),
+            load=Sum(
+                Case(
+                    When(retired_at__isnull=False, then=Value(target)),
+                    default=F("assigned"),
+                    output_field=IntegerField(),
+                )
+            ),
+        )
+        .filter(fullest__lt=target, retired__lt=len(term_ids))
+        .order_by("fullest", "load", "?")
+        .values_list("song", flat=True)
+        .first()
+    )
+
+
+def _ensure_cells(participant: Participant, term_ids: list[int]) -> None:
+    """Create the ledger rows this session's allocation reads: every song × its terms.
+
+    Once per session, so songs imported after the rating phase began are served too.
+    """
+    songs = Song.objects.filter(study_id=participant.study_id).values_list("pk", flat=True)
+    Cell.objects.bulk_create(
+        [
+            Cell(locale_id=participant.locale_id, song_id=song, term_id=term)
+            for song in songs
+            for term in term_ids
+        ],
+        ignore_conflicts=True,
+        batch_size=5000,
+    )
+
+
+def _assign(participant: Participant, song_id: int, term_ids: list[int], position: int) -> Trial:
+    Cell.objects.filter(locale_id=participant.locale_id, song_id=song_id, term__in=term_ids).update(
+        assigned=F("assigned") + 1
+    )
+    return Trial.objects.create(
+        participant=participant, locale_id=participant.locale_id, song_id=song_id, position=position
+    )
+
+
+@transaction.atomic
+def trial_submit(
+    *,
+    participant: Participant,
+    trial_id: int,
+    ratings: Mapping[int, int],
+    audio_played_seconds: float,
+) -> Trial:
+    """Store all ratings of a trial at once; the one path that writes Rating rows.
+
+    A retry with the same values returns the stored trial unchanged (the client lost the
+    answer); different values for a submitted trial are a conflict, never an overwrite.
+    """
+    trial = (
+        Trial.objects.select_for_update(of=("self",))
+        .select_related("song", "participant__study")
+        .filter(pk=trial_id, participant=participant)
+        .first()
+    )
+    if trial is None:
+        raise NotFound("No such trial in this session.")
+    if trial.status == Trial.Status.SUBMITTED:
+        stored = dict(trial.ratings.values_list("term_id", "value"))
+        if stored != dict(ratings):
+            raise TrialConflict(
+                "This trial was already submitted with other ratings.", code="already_submitted"
+            )
+        return trial
+    if trial.status != Trial.Status.HELD:
+        raise TrialConflict("This trial is no longer yours to rate.", code="not_current")
+    _validate_submission(trial, ratings, audio_played_seconds)
+    now = timezone.now()
+    trial.status = Trial.Status.SUBMITTED
+    trial.submitted_at = now
+    trial.audio_played_seconds = audio_played_seconds
+    trial.response_seconds = (now - trial.assigned_at).total_seconds()
+    trial.save(update_fields=["status", "submitted_at", "audio_played_seconds", "response_seconds"])
+    Rating.objects.bulk_create(
+        Rating(
+            trial=trial,
+            participant_id=participant.pk,
+            song_id=trial.song_id,
+            term_id=term_id,
+            value=value,
+        )
+        for term_id, value in ratings.items()
+    )
+    if not trial.is_repeat:
+        _record_in_cells(trial, ratings)
+    participant_touch(participant=participant)
+    return trial
+
+
+def _validate_submission(
+    trial: Trial, ratings: Mapping[int, int], audio_played_seconds: float
+) -> None:
+    errors: dict[str, list[str]] = {}
+    expected = set(
+        SessionTerm.objects.filter(participant_id=trial.participant_id).values_list(
+            "term_id", flat=True
+        )
+    )
+    missing = sorted(expected - ratings.keys())
+    extra = sorted(ratings.keys() - expected)
+    term_errors = [f"Missing a rating for term {term}." for term in missing] + [
+        f"Term {term} is not one of this trial's terms." for term in extra
+    ]
+    if term_errors:
+        errors["ratings"] = term_errors
+    if any(not 1 <= value <= 5 for value in ratings.values()):
+        errors.setdefault("ratings", []).append("Every rating must be from 1 to 5.")
+    clip = trial.song.clip_seconds
+    if clip is not None and audio_played_seconds < clip - AUDIO_TOLERANCE_SECONDS:
+        errors["audio_played_seconds"] = [
+            f"Listen to the whole clip ({clip:.1f} s) before answering."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _record_in_cells(trial: Trial, ratings: Mapping[int, int]) -> None:
+    value = Case(
+        *[When(term_id=term, then=Value(v)) for term, v in ratings.items()],
+        output_field=IntegerField(),
+    )
+    square = Case(
+        *[When(term_id=term, then=Value(v * v)) for term, v in ratings.items()],
+        output_field=IntegerField(),
+    )
+    cells = Cell.objects.filter(locale_id=trial.locale_id, song_id=trial.song_id, term__in=ratings)
+    cells.update(
+        rated=F("rated") + 1,
+        value_sum=F("value_sum") + value,
+        value_square_sum=F("value_square_sum") + square,
+    )
+    study = trial.participant.study
+    if study.adaptive_stopping:
+        cells_retire_precise(
+            cells=cells,
+            min_ratings=study.adaptive_min_ratings,
+            max_standard_error=study.adaptive_max_standard_error,
+        )
+
+
+def cells_retire_precise(
+    *, cells: QuerySet[Cell], min_ratings: int, max_standard_error: float
+) -> int:
+    """Retire cells whose standard error of the mean is below the threshold.
+
+    SEM² = (n·Σx² − (Σx)²) / (n²·(n − 1)), compared without a square root or division so the
+    test stays in integer arithmetic on the database.
+    """
+    n = F("rated")
+    spread = n * F("value_square_sum") - F("value_sum") * F("value_sum")
+    return (
+        cells.filter(retired_at=None, rated__gte=max(min_ratings, 2))
+        .alias(spread=spread, bound=n * n * (n - 1) * Value(max_standard_error**2))
+        .filter(spread__lt=F("bound"))
+        .update(retired_at=timezone.now())
+    )
+
+
+def rating_session_finish(*, participant: Participant) -> Participant:
+    """End the rating phase as completed; refused while trials remain. A retry is answered
+    with the finished session, so a lost response does not strand the participant."""
+    _require_rating_participant(participant)
+    if participant.status == Participant.Status.COMPLETED:
+        return participant
+    if trial_serve(participant=participant) is not None:
+        raise TrialConflict("Some trials are still to be rated.", code="trials_remain")
+    return participant_finish(participant=participant, status=Participant.Status.COMPLETED)
+
+
+def trials_release_abandoned() -> int:
+    """Give back the held trials of sessions that ended (timed out, excluded, screened out).
+
+    Run by beat after the core marks stale sessions timed out; skip_locked lets two runs
+    overlap without waiting on each other or releasing a trial twice.
+    """
+    with transaction.atomic():
+        trials = list(
+            Trial.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(status=Trial.Status.HELD)
+            .exclude(participant__status=Participant.Status.STARTED)
+            .only("pk", "participant_id", "locale_id", "song_id", "is_repeat")
+        )
+        Trial.objects.filter(pk__in=[trial.pk for trial in trials]).update(
+            status=Trial.Status.RELEASED
+        )
+        for trial in trials:
+            if not trial.is_repeat:
+                Cell.objects.filter(
+                    locale_id=trial.locale_id,
+                    song_id=trial.song_id,
+                    term__in=SessionTerm.objects.filter(participant_id=trial.participant_id).values(
+                        "term_id"
+                    ),
+                ).update(assigned=F("assigned") - 1)
+    return len(trials)
+
+
+@transaction.atomic
+def cells_recount(*, locale_ids: list[int], counted: QuerySet[Participant]) -> None:
+    """Rebuild the locales' cell counters from the ratings and held trials that count.
+
+    Called whenever whose data counts changes (an exclusion, an override, a quality run):
+    excluded participants' places are freed so new raters fill them, and an included one's
+    come back. Runs under the locales' allocation locks, so no allocation sees a half count.
+    """
+    for locale_id in sorted(locale_ids):
+        _lock_locale_allocation(locale_id)
+    counted_sql, counted_params = counted.values("pk").query.sql_with_params()
+    locales = ", ".join(["%s"] * len(locale_ids))
+    cell, rating, trial = Cell._meta.db_table, Rating._meta.db_table, Trial._meta.db_table
+    session_term = SessionTerm._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {cell} SET assigned = 0, rated = 0, value_sum = 0, value_square_sum = 0
+            WHERE locale_id IN ({locales})
+            """,  # noqa: S608 - table names come from the models, values are parameters
+            locale_ids,
+        )
+        cursor.execute(
+            f"""
+            UPDATE {cell} SET rated = mine.n, assigned = mine.n, value_sum = mine.s,
+                              value_square_sum = mine.q
+            FROM (
+                SELECT t.locale_id, r.song_id, r.term_id,
+                       COUNT(*) AS n, SUM(r.value) AS s, SUM(r.value * r.value) AS q
+                FROM {rating} r JOIN {trial} t ON t.id = r.trial_id
+                WHERE t.locale_id IN ({locales}) AND NOT t.is_repeat
+                  AND r.participant_id IN ({counted_sql})
+                GROUP BY t.locale_id, r.song_id, r.term_id
+            ) AS mine
+            WHERE {cell}.locale_id = mine.locale_id AND {cell}.song_id = mine.song_id
+              AND {cell}.term_id = mine.term_id
+            """,  # noqa: S608
+            [*locale_ids, *counted_params],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {cell} SET assigned = {cell}.assigned + held.n
+            FROM (
+                SELECT t.locale_id, t.song_id, st.term_id, COUNT(*) AS n
+                FROM {trial} t JOIN {session_term} st ON st.participant_id = t.participant_id
+                WHERE t.locale_id IN ({locales}) AND NOT t.is_repeat AND t.status = %s
+                  AND t.participant_id IN ({counted_sql})
+                GROUP BY t.locale_id, t.song_id, st.term_id
+            ) AS held
+            WHERE {cell}.locale_id = held.locale_id AND {cell}.song_id = held.song_id
+              AND {cell}.term_id = held.term_id
+            """,  # noqa: S608
+            [*locale_ids, Trial.Status.HELD, *counted_params],
+        )

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from elicitation.term_import import terms_import
+from moodlab.studies.demo import demo_song_rows
+from moodlab.studies.models import Study
+from moodlab.studies.services import study_add_locale, study_set_phase
+from moodlab.studies.song_import import songs_import
+from tests.factories import StudyFactory, UserFactory
+
+GLOBALMOOD = Path(__file__).resolve().parents[1] / "moodlab" / "studies" / "demo_data"
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    """Every test writes files to its own folder, never to var/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "snapshots": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "snapshots")},
+        },
+    }
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def researcher(db):
+    return UserFactory(username="researcher")
+
+
+def build_study(
+    *,
+    locales: tuple[str, ...] = ("en-US",),
+    songs_per_country: int = 1,
+    phase: str = "rating",
+    **params,
+) -> Study:
+    """A study built through the real services: GlobalMood songs and term lists.
+
+    `songs_per_country=1` gives 59 songs; phase "rating" freezes the imported terms.
+    """
+    study = StudyFactory(**params)
+    for code in locales:
+        locale = study_add_locale(study=study, code=code)
+        terms_import(
+            locale=locale, csv_source=(GLOBALMOOD / f"terms_{locale.language}.csv").read_bytes()
+        )
+    songs_import(study=study, csv_source=demo_song_rows(songs_per_country))
+    if phase != Study.Phase.DRAFT:
+        study = study_set_phase(study=study, phase=phase)
+    return study
+
+
+@pytest.fixture
+def rating_study(db) -> Study:
+    return build_study(locales=("en-US", "ko-KR", "ar-EG"))
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, settings):
+    """A real Celery worker process on Redis, using this test's database, on its own queue.
+
+    Tasks must be sent with `apply_async(queue=worker.queue)`; the test process publishes for
+    real (not eagerly) while the fixture is active.
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from django.db import connection
+
+    from moodlab.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "moodlab",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+    )
+    previous_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Celery worker did not start")
+        worker.queue = queue  # type: ignore[attr-defined]
+        yield worker
+    finally:
+        app.conf.task_always_eager = previous_eager
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def beat_task_scheduled_by(migration: str, task: str):
+    """The periodic task a data migration registers, registered again first.
+
+    Transactional tests flush every table, rows added by migrations included, so a test that
+    runs after one would find no schedule: it runs the migration's step itself.
+    """
+    import importlib
+
+    from django.apps import apps
+    from django.db.migrations import RunPython
+    from django_celery_beat.models import PeriodicTask
+
+    module = importlib.import_module(migration)
+    for operation in module.Migration.operations:
+        if isinstance(operation, RunPython):
+            operation.code(apps, None)
+    return PeriodicTask.objects.get(task=task)

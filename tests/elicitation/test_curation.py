@@ -1,0 +1,166 @@
+import pytest
+from django.utils import timezone
+
+from elicitation.curation import (
+    TermsFrozenError,
+    term_rename,
+    term_set_excluded,
+    term_split,
+    terms_merge,
+    terms_recompute,
+    terms_select_top,
+)
+from elicitation.models import ChainTag
+from moodlab.studies.models import Term
+from tests.elicitation.factories import chain_with_tags, elicitation_study
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+TERMS_URL = "/api/v1/elicitation/studies/{slug}/locales/{code}/terms/"
+
+
+@pytest.fixture
+def locale():
+    """Two songs, three chains; every expected number below is worked out by hand."""
+    study = elicitation_study(songs=2, terms_per_locale=1, terms_per_participant=1)
+    locale = study.locales.get()
+    song_a, song_b = study.songs.order_by("pk")
+    chain_with_tags(locale, song_a, {"sad": [4, 5, "flag"], "calm": [2, 3]})
+    chain_with_tags(locale, song_b, {"Sad": [3], "sadness": [5, 4]})
+    chain_with_tags(locale, song_b, {"calm": ["flag", "flag"]}, index=1)
+    return locale
+
+
+def numbers(term):
+    return (term.frequency, term.mean_rating, term.score, term.chain_count, term.song_count)
+
+
+def test_the_term_table_counts_occurrences_means_with_flags_as_zero_and_scores(locale):
+    terms_recompute(locale=locale)
+    terms = {term.key: term for term in locale.terms.all()}
+    assert numbers(terms["sad"]) == (2, 3.0, 6.0, 2, 2)  # 12 / 4 ratings; 2 × 3.0
+    assert numbers(terms["calm"]) == (2, 1.25, 2.5, 2, 2)  # 5 / 4; 2 × 1.25
+    assert numbers(terms["sadness"]) == (1, 4.5, 4.5, 1, 1)
+    assert terms["sad"].label_en == "sad"
+
+
+def test_merged_terms_sum_their_scores_and_split_ones_get_them_back(locale):
+    terms_recompute(locale=locale)
+    sad, sadness = locale.terms.get(key="sad"), locale.terms.get(key="sadness")
+    merged = terms_merge(terms=[sadness, sad])
+    assert merged.pk == sad.pk  # the best scored term absorbs the others
+    assert numbers(merged) == (3, 3.5, 10.5, 2, 2)  # 21 / 6 ratings; 6.0 + 4.5
+    assert not Term.objects.filter(key="sadness").exists()
+
+    terms_recompute(locale=locale)  # a recompute keeps the merge
+    assert numbers(locale.terms.get(key="sad")) == (3, 3.5, 10.5, 2, 2)
+
+    [split] = term_split(term=merged)
+    assert split.key == "sadness" and numbers(split) == (1, 4.5, 4.5, 1, 1)
+    assert numbers(locale.terms.get(key="sad")) == (2, 3.0, 6.0, 2, 2)
+
+
+def test_the_top_terms_by_score_are_selected_and_excluded_ones_never(locale):
+    terms_recompute(locale=locale)
+    assert [t.key for t in terms_select_top(locale=locale, count=2)] == ["sad", "sadness"]
+    term_set_excluded(term=locale.terms.get(key="sad"), excluded=True)
+    assert [t.key for t in terms_select_top(locale=locale)] == ["sadness"]
+    selected = locale.terms.filter(is_selected=True).values_list("key", flat=True)
+    assert list(selected) == ["sadness"]
+
+
+def test_a_term_can_be_renamed_and_glossed_in_english():
+    study = elicitation_study(songs=1, locales=("es-MX",))
+    locale = study.locales.get()
+    chain_with_tags(locale, study.songs.get(), {"alegría": [4]})
+    terms_recompute(locale=locale)
+    term = term_rename(term=locale.terms.get(), label="alegria", gloss="joy")
+    assert (term.key, term.label_es, term.label_en) == ("alegria", "alegria", "joy")
+
+
+def test_every_curation_change_is_refused_once_the_terms_are_frozen(locale):
+    terms_recompute(locale=locale)
+    terms_select_top(locale=locale)
+    locale.terms_frozen_at = timezone.now()
+    locale.save()
+    sad, sadness = locale.terms.get(key="sad"), locale.terms.get(key="sadness")
+    for change in (
+        lambda: terms_recompute(locale=locale),
+        lambda: terms_select_top(locale=locale),
+        lambda: terms_merge(terms=[sad, sadness]),
+        lambda: term_rename(term=sad, label="sorrow"),
+        lambda: term_set_excluded(term=sad, excluded=True),
+    ):
+        with pytest.raises(TermsFrozenError, match="frozen"):
+            change()
+    assert locale.terms.get(key="sad").is_selected
+
+
+def test_researchers_curate_through_the_api_and_a_frozen_selection_is_refused(api_client, locale):
+    researcher = UserFactory()
+    locale.study.researchers.add(researcher)
+    api_client.force_authenticate(researcher)
+    url = TERMS_URL.format(slug=locale.study.slug, code=locale.code)
+
+    response = api_client.post(f"{url}recompute/")
+    assert response.status_code == 200
+    ids = {term["key"]: term["id"] for term in response.json()}
+    response = api_client.post(
+        f"{url}merge/", {"terms": [ids["sad"], ids["sadness"]]}, format="json"
+    )
+    assert response.status_code == 200
+    assert (response.json()["score"], response.json()["merged_keys"]) == (10.5, ["sad", "sadness"])
+    response = api_client.patch(f"{url}{ids['calm']}/", {"gloss": "calm", "is_excluded": True})
+    assert response.json()["is_excluded"] is True
+    response = api_client.post(f"{url}select-top/", {"count": 1}, format="json")
+    assert [t["key"] for t in response.json() if t["is_selected"]] == ["sad"]
+
+    locale.terms_frozen_at = timezone.now()
+    locale.save()
+    response = api_client.patch(f"{url}{ids['sad']}/", {"label": "sorrow"})
+    assert response.status_code == 400
+    assert "frozen" in str(response.json()["error"]["fields"])
+    assert locale.terms.get(key="sad").label_en == "sad"
+
+
+def test_another_studys_researcher_cannot_see_or_curate_the_terms(api_client, locale):
+    api_client.force_authenticate(UserFactory())
+    url = TERMS_URL.format(slug=locale.study.slug, code=locale.code)
+    assert api_client.get(url).status_code == 404
+    assert api_client.post(f"{url}recompute/").status_code == 404
+
+
+def test_the_admin_shows_tags_escaped_and_says_why_frozen_terms_cannot_change(client, locale):
+    admin_user = UserFactory(is_superuser=True)
+    client.force_login(admin_user)
+    chain = ChainTag.objects.get(key="sadness").chain
+    ChainTag.objects.create(
+        chain=chain, locale=locale, text="<script>alert(1)</script>", key="<script>"
+    )
+    list_page = client.get("/admin/elicitation/chain/").content.decode()
+    detail = client.get(f"/admin/elicitation/chain/{chain.pk}/change/").content.decode()
+    for page in (list_page, detail):
+        assert "<script>alert(1)" not in page
+        assert "&lt;script&gt;alert(1)" in page
+
+    client.post(f"/admin/elicitation/curationterm/recompute/{locale.pk}/")
+    terms_page = client.get("/admin/elicitation/curationterm/").content.decode()
+    assert "&lt;script&gt;" in terms_page and "<script>alert" not in terms_page
+
+    locale.terms_frozen_at = timezone.now()
+    locale.save()
+    sad = locale.terms.get(key="sad")
+    response = client.post(
+        "/admin/elicitation/curationterm/",
+        {"action": "merge_selected", "_selected_action": [sad.pk, locale.terms.get(key="calm").pk]},
+        follow=True,
+    )
+    assert "frozen" in response.content.decode()
+    assert locale.terms.filter(key="calm").exists()
+    response = client.post(
+        f"/admin/elicitation/curationterm/{sad.pk}/change/",
+        {"label_text": "sorrow", "gloss": "sorrow"},
+    )
+    assert response.status_code == 200 and "frozen" in response.content.decode()
+    assert locale.terms.get(key="sad").label_en == "sad"

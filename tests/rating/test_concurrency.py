@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Max, Min
+
+from moodlab.studies.models import Participant
+from rating.models import Cell, Rating, Trial
+from rating.services import session_terms, trial_serve, trial_submit
+from tests.rating.factories import participant_in, rating_study_with
+
+PARTICIPANTS = 200
+# PostgreSQL allows 100 connections and other suites share the server: 200 sessions start at
+# once, but at most this many are inside the database at the same moment.
+WORKERS = 24
+
+
+def _run_session(participant_id: int, gate: threading.Event) -> int:
+    try:
+        participant = Participant.objects.select_related("study", "locale").get(pk=participant_id)
+        gate.wait()
+        submitted = 0
+        while (trial := trial_serve(participant=participant)) is not None:
+            terms = session_terms(participant=participant)
+            trial_submit(
+                participant=participant,
+                trial_id=trial.pk,
+                ratings={term.pk: 1 + (trial.song_id + term.pk) % 5 for term in terms},
+                audio_played_seconds=30.0,
+            )
+            submitted += 1
+        return submitted
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("selected_terms", "target"),
+    [
+        # Everyone rates the same 7 terms: 7,000 cell ratings fill 413 cells evenly, 16 or 17
+        # each, well under the target — the ordering alone keeps them level.
+        (7, 20),
+        # 7 of 20 terms each: 7,000 cell ratings asked of 59 × 20 × 5 = 5,900 places, so the
+        # study fills up and the last sessions end early; the target holds throughout.
+        (20, 5),
+    ],
+)
+def test_two_hundred_sessions_at_once_never_overfill_a_cell_or_repeat_a_song(
+    selected_terms, target
+):
+    study = rating_study_with(
+        terms_per_locale=selected_terms,
+        trials_per_participant=5,
+        repeat_trials=1,
+        target_ratings_per_cell=target,
+    )
+    ids = [participant_in(study).pk for _ in range(PARTICIPANTS)]
+    gate = threading.Event()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        futures = [pool.submit(_run_session, pk, gate) for pk in ids]
+        gate.set()
+        submitted = [future.result() for future in futures]
+
+    assert sum(submitted) > 0
+    per_cell = (
+        Rating.objects.filter(trial__is_repeat=False)
+        .values("song", "term")
+        .annotate(n=Count("id"))
+        .aggregate(top=Max("n"), bottom=Min("n"), cells=Count("song"))
+    )
+    assert per_cell["top"] <= target
+    assert per_cell["cells"] == 59 * selected_terms
+    if selected_terms == study.terms_per_participant:
+        assert per_cell["top"] - per_cell["bottom"] <= 1
+    duplicated = (
+        Trial.objects.filter(is_repeat=False)
+        .values("participant", "song")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    assert not duplicated.exists()
+    # The allocator's ledger agrees with the ratings it stands for.
+    counted = {
+        (row["song"], row["term"]): row["n"]
+        for row in Rating.objects.filter(trial__is_repeat=False)
+        .values("song", "term")
+        .annotate(n=Count("id"))
+    }
+    ledger = {(c.song_id, c.term_id): (c.assigned, c.rated) for c in Cell.objects.all()}
+    assert ledger == {cell: (n, n) for cell, n in counted.items()}

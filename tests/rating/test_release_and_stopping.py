@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from analysis.quality import exclusion_override
+from moodlab.studies.models import Participant
+from moodlab.studies.services import participants_expire_stale
+from rating.models import Cell, Rating, Trial
+from rating.selectors import study_progress
+from rating.services import session_terms, trial_serve, trial_submit
+from rating.tasks import release_abandoned_trials
+from tests.conftest import beat_task_scheduled_by
+from tests.factories import UserFactory
+from tests.rating.factories import participant_in, rating_study_with
+
+
+def _submit(participant, trial, value=3):
+    return trial_submit(
+        participant=participant,
+        trial_id=trial.pk,
+        ratings={term.pk: value for term in session_terms(participant=participant)},
+        audio_played_seconds=30.0,
+    )
+
+
+def test_a_timed_out_participants_held_trial_goes_back_to_the_pool(small_study):
+    participant = participant_in(small_study)
+    held = trial_serve(participant=participant)
+    cells = Cell.objects.filter(song=held.song)
+    assert cells.aggregate(n=Sum("assigned"))["n"] == 7
+    Participant.objects.filter(pk=participant.pk).update(
+        last_seen_at=timezone.now() - timedelta(hours=1)
+    )
+    assert participants_expire_stale() == 1
+
+    assert release_abandoned_trials() == 1
+
+    held.refresh_from_db()
+    assert held.status == Trial.Status.RELEASED
+    assert cells.aggregate(n=Sum("assigned"))["n"] == 0
+    assert release_abandoned_trials() == 0
+
+
+def test_active_participants_keep_their_held_trials(small_study):
+    participant = participant_in(small_study)
+    held = trial_serve(participant=participant)
+    assert release_abandoned_trials() == 0
+    held.refresh_from_db()
+    assert held.status == Trial.Status.HELD
+
+
+def test_a_released_song_is_served_to_the_next_participant(db):
+    study = rating_study_with(
+        terms_per_locale=7, trials_per_participant=1, repeat_trials=0, target_ratings_per_cell=1
+    )
+    study.songs.exclude(pk=study.songs.first().pk).delete()
+    leaver = participant_in(study)
+    song = trial_serve(participant=leaver).song
+    newcomer = participant_in(study)
+    assert trial_serve(participant=newcomer) is None
+    Participant.objects.filter(pk=leaver.pk).update(status=Participant.Status.TIMED_OUT)
+    release_abandoned_trials()
+    assert trial_serve(participant=newcomer).song == song
+
+
+def test_the_release_task_runs_every_minute_on_beat(db):
+    task = beat_task_scheduled_by(
+        "rating.migrations.0003_schedule_trial_release", "rating.release_abandoned_trials"
+    )
+    assert (task.enabled, task.interval.every, task.interval.period) == (True, 1, "minutes")
+
+
+def test_adaptive_stopping_retires_precise_cells_and_sends_raters_elsewhere(db):
+    study = rating_study_with(
+        terms_per_locale=7,
+        trials_per_participant=1,
+        repeat_trials=0,
+        target_ratings_per_cell=8,
+        adaptive_stopping=True,
+        adaptive_min_ratings=3,
+        adaptive_max_standard_error=0.35,
+    )
+    steady, noisy = study.songs.all()[:2]
+    study.songs.exclude(pk__in=[steady.pk, noisy.pk]).delete()
+    # The two songs alternate (least rated first): the steady one always gets 4, the noisy
+    # one 1 or 5, three ratings each.
+    noisy_values = iter([1, 5, 1])
+    for _ in range(6):
+        participant = participant_in(study)
+        trial = trial_serve(participant=participant)
+        _submit(participant, trial, 4 if trial.song == steady else next(noisy_values))
+
+    assert set(Cell.objects.filter(retired_at__isnull=False).values_list("song", flat=True)) == {
+        steady.pk
+    }
+    assert {trial_serve(participant=participant_in(study)).song for _ in range(3)} == {noisy}
+    (progress,) = study_progress(study=study)
+    assert progress.retired_cells == 7
+    assert progress.ratings_saved == 7 * (8 - 3)
+
+
+def test_adaptive_stopping_waits_for_the_minimum_count(db):
+    study = rating_study_with(
+        terms_per_locale=7,
+        trials_per_participant=1,
+        repeat_trials=0,
+        adaptive_stopping=True,
+        adaptive_min_ratings=4,
+    )
+    study.songs.exclude(pk=study.songs.first().pk).delete()
+    for expected_retired in (False, False, False, True):
+        participant = participant_in(study)
+        _submit(participant, trial_serve(participant=participant), value=2)
+        assert Cell.objects.filter(retired_at__isnull=False).exists() is expected_retired
+
+
+def test_without_adaptive_stopping_nothing_is_retired(db):
+    study = rating_study_with(terms_per_locale=7, trials_per_participant=1, repeat_trials=0)
+    study.songs.exclude(pk=study.songs.first().pk).delete()
+    for _ in range(5):
+        participant = participant_in(study)
+        _submit(participant, trial_serve(participant=participant), value=2)
+    assert not Cell.objects.filter(retired_at__isnull=False).exists()
+
+
+def test_excluding_a_participant_keeps_their_ratings_and_frees_their_places(small_study):
+    participant = participant_in(small_study)
+    for _ in range(2):
+        _submit(participant, trial_serve(participant=participant))
+    held = trial_serve(participant=participant)
+    admin = UserFactory()
+
+    decision = exclusion_override(
+        participant_id=participant.pk, override="exclude", reason="straight-lining", user=admin
+    )
+
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.EXCLUDED
+    assert participant.status_reason == "straight-lining"
+    assert (decision.excluded, decision.overridden_by) == (True, admin)
+    assert Rating.objects.filter(participant=participant).count() == 14
+    held.refresh_from_db()
+    assert held.status == Trial.Status.RELEASED
+    assert Cell.objects.aggregate(a=Sum("assigned"), r=Sum("rated")) == {"a": 0, "r": 0}
+
+    exclusion_override(
+        participant_id=participant.pk, override="include", reason="checked by hand", user=admin
+    )
+    assert Cell.objects.aggregate(r=Sum("rated"), a=Sum("assigned")) == {"r": 14, "a": 14}

@@ -1,0 +1,220 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from moodlab.studies.models import Participant, RecruiterIdentity, Song, Study
+from moodlab.studies.services import participant_enter
+from tests.conftest import GLOBALMOOD, build_study
+from tests.factories import SongFactory, StudyFactory, StudyLocaleFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_for(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def superuser():
+    return UserFactory(username="root", is_superuser=True)
+
+
+@pytest.fixture
+def staff_researcher():
+    user = UserFactory(username="staff")
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="studies").exclude(
+            codename="view_recruiter_id"
+        )
+    )
+    return user
+
+
+def test_a_researcher_creates_a_study_and_becomes_one_of_its_researchers(
+    admin_client_for, staff_researcher
+):
+    client = admin_client_for(staff_researcher)
+    response = client.post(
+        reverse("admin:studies_study_add"),
+        {
+            "title": "Lullabies",
+            "slug": "lullabies",
+            "chains_per_song": 1,
+            "max_turns_per_chain": 5,
+            "turns_per_participant": 15,
+            "freeze_min_ratings": 3,
+            "freeze_min_mean": 3.0,
+            "hide_flag_count": 2,
+            "complete_frozen_tags": 2,
+            "turn_timeout_seconds": 300,
+            "seconds_per_tag_rated": 3,
+            "seconds_per_new_tag": 6,
+            "max_tag_length": 40,
+            "max_tag_words": 3,
+            "terms_per_locale": 20,
+            "terms_per_participant": 7,
+            "trials_per_participant": 65,
+            "repeat_trials": 1,
+            "target_ratings_per_cell": 8,
+            "seconds_per_term": 3,
+            "adaptive_min_ratings": 4,
+            "adaptive_max_standard_error": 0.35,
+            "first_response_timeout_minutes": 3,
+            "inactivity_timeout_minutes": 15,
+            "session_timeout_minutes": 120,
+            "headphone_trials": 6,
+            "headphone_pass_count": 4,
+            "vocabulary_pass_ratio": 0.5,
+            "require_recruiter_id": "on",
+            "ask_consent": "on",
+            "locales-TOTAL_FORMS": 1,
+            "locales-INITIAL_FORMS": 0,
+            "locales-0-code": "de-DE",
+            "locales-0-name": "Deutsch",
+            "locales-0-direction": "ltr",
+            "locales-0-is_active": "on",
+            "locales-0-recruiter_id_param": "RID",
+            "locales-0-vocabulary_items": "[]",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    study = Study.objects.get(slug="lullabies")
+    assert list(study.researchers.all()) == [staff_researcher]
+    assert study.locales.get().language == "de"
+    assert (study.trials_per_participant, study.terms_per_participant) == (65, 7)
+
+
+def test_the_reference_locales_action_adds_five_locales_once(admin_client_for, superuser):
+    study = StudyFactory()
+    client = admin_client_for(superuser)
+    for _ in range(2):
+        client.post(
+            reverse("admin:studies_study_changelist"),
+            {"action": "add_reference_locales", "_selected_action": [study.pk]},
+        )
+    assert sorted(study.locales.values_list("code", "direction")) == [
+        ("ar-EG", "rtl"),
+        ("en-US", "ltr"),
+        ("es-MX", "ltr"),
+        ("fr-FR", "ltr"),
+        ("ko-KR", "ltr"),
+    ]
+
+
+def test_a_phase_move_that_is_not_allowed_shows_why(admin_client_for, superuser):
+    study = build_study(phase="draft")
+    client = admin_client_for(superuser)
+    response = client.post(
+        reverse("admin:studies_study_changelist"),
+        {"action": "move_to_rating", "_selected_action": [study.pk]},
+        follow=True,
+    )
+    assert "now in rating" in response.content.decode()
+    response = client.post(
+        reverse("admin:studies_study_changelist"),
+        {"action": "move_to_elicitation", "_selected_action": [study.pk]},
+        follow=True,
+    )
+    assert "cannot move to elicitation" in response.content.decode()
+    study.refresh_from_db()
+    assert study.phase == Study.Phase.RATING
+
+
+def test_songs_are_imported_from_the_admin_and_listed_with_filters_and_search(
+    admin_client_for, superuser
+):
+    study = StudyFactory()
+    client = admin_client_for(superuser)
+    upload = SimpleUploadedFile(
+        "songs.csv", (GLOBALMOOD / "songmeta_GlobalMood.csv").read_bytes(), "text/csv"
+    )
+    response = client.post(
+        reverse("admin:studies_song_import"), {"study": study.pk, "csv_file": upload}, follow=True
+    )
+    assert "1180 created" in response.content.decode()
+    assert study.songs.count() == 1180
+
+    listing = client.get(reverse("admin:studies_song_changelist"), {"country": "KR"})
+    assert listing.context["cl"].result_count == 20
+    searched = client.get(reverse("admin:studies_song_changelist"), {"q": "aCAREwXaU9M"})
+    assert [song.external_id for song in searched.context["cl"].result_list] == ["aCAREwXaU9M"]
+
+
+def test_a_bad_song_file_shows_each_problem_and_imports_nothing(admin_client_for, superuser):
+    study = StudyFactory()
+    client = admin_client_for(superuser)
+    upload = SimpleUploadedFile(
+        "songs.csv", b"videoID,iso2,song,artist\na1,ZZ,One,X\na1,FR,Two,Y\n", "text/csv"
+    )
+    response = client.post(
+        reverse("admin:studies_song_import"), {"study": study.pk, "csv_file": upload}
+    )
+    page = response.content.decode()
+    assert "Nothing imported: 2 problem(s) found." in page
+    assert "&#x27;ZZ&#x27; is not an ISO 3166 alpha-2 code" in page
+    assert "duplicate of row 2" in page
+    assert not Song.objects.exists()
+
+
+def test_a_broken_zip_is_a_form_error_not_a_crash(admin_client_for, superuser):
+    study = StudyFactory()
+    response = admin_client_for(superuser).post(
+        reverse("admin:studies_song_import"),
+        {
+            "study": study.pk,
+            "csv_file": SimpleUploadedFile("s.csv", b"videoID,iso2,song\na1,FR,One\n"),
+            "audio_zip": SimpleUploadedFile("audio.zip", b"not a zip"),
+        },
+    )
+    assert response.status_code == 200
+    assert "This is not a readable zip file." in response.content.decode()
+    assert not Song.objects.exists()
+
+
+def test_researchers_only_see_their_own_studies_data(admin_client_for, staff_researcher):
+    mine, theirs = StudyFactory(title="Mine"), StudyFactory(title="Theirs")
+    mine.researchers.add(staff_researcher)
+    SongFactory(study=mine, title="My song")
+    other_song = SongFactory(study=theirs, title="Their song")
+    client = admin_client_for(staff_researcher)
+
+    studies = client.get(reverse("admin:studies_study_changelist"))
+    assert [study.title for study in studies.context["cl"].result_list] == ["Mine"]
+    songs = client.get(reverse("admin:studies_song_changelist"))
+    assert [song.title for song in songs.context["cl"].result_list] == ["My song"]
+    assert client.get(reverse("admin:studies_song_change", args=[other_song.pk])).status_code == 302
+    assert Song.objects.filter(pk=other_song.pk).exists()
+
+
+def test_the_recruiter_id_is_shown_only_with_its_own_permission(admin_client_for, staff_researcher):
+    locale = StudyLocaleFactory(study=StudyFactory(phase=Study.Phase.RATING))
+    locale.study.researchers.add(staff_researcher)
+    participant, _ = participant_enter(
+        study=locale.study, locale=locale, recruiter_participant_id="PANEL-SECRET-123"
+    )
+    url = reverse("admin:studies_participant_change", args=[participant.pk])
+    client = admin_client_for(staff_researcher)
+    assert "PANEL-SECRET-123" not in client.get(url).content.decode()
+
+    staff_researcher.user_permissions.add(Permission.objects.get(codename="view_recruiter_id"))
+    client.force_login(staff_researcher)
+    assert "PANEL-SECRET-123" in client.get(url).content.decode()
+    assert RecruiterIdentity.objects.get().participant == Participant.objects.get()
+
+
+def test_the_term_list_shows_each_terms_own_wording_beside_its_english_gloss(
+    admin_client_for, superuser
+):
+    build_study(locales=("ar-EG",))
+    page = admin_client_for(superuser).get(
+        reverse("admin:studies_term_changelist"), {"locale__code": "ar-EG", "o": "1"}
+    )
+    html = page.content.decode()
+    assert "الحزن" in html and "Sadness" in html
+    assert "321.1" in html  # scores rounded for reading
