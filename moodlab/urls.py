@@ -5,6 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from moodlab.health import healthz
+from moodlab.studies import pages
 
 api_v1 = [
     path("", include("moodlab.studies.api.urls")),
@@ -24,6 +25,16 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "v1"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "study/<slug:study_slug>/<str:locale_code>/",
+        pages.participant_entry,
+        name="participant-entry",
+    ),
+    path(
+        "study/<slug:study_slug>/<str:locale_code>/session/",
+        pages.participant_session,
+        name="participant-session",
+    ),
 ]
 
 if not settings.USES_S3:
