@@ -15,6 +15,14 @@ from tests.factories import StudyFactory, UserFactory
 GLOBALMOOD = Path(__file__).resolve().parents[1] / "moodlab" / "studies" / "demo_data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogues() -> None:
+    """Only the .po catalogues are committed; the pages translate from compiled ones."""
+    from django.core.management import call_command
+
+    call_command("compilemessages", ignore_patterns=[".*", "var"], verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     """Every test writes files to its own folder, never to var/."""

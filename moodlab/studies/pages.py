@@ -62,7 +62,7 @@ SCRIPT_STRINGS = {
     "vocabulary_answer_all": _("Answer every word to continue."),
     "tag_rate_question": _("How well does “{tag}” describe the music?"),
     "tag_stars": _("{stars} of 5 stars"),
-    "tag_flag": _("Doesn't fit / mistake"),
+    "tag_flag": _("Doesn’t fit / mistake"),
     "tag_remove": _("Remove {tag}"),
     "tag_too_long": _("A tag can have at most {words} words and {characters} characters."),
     "tag_duplicate": _("You have already added this tag."),
