@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -37,9 +38,13 @@ urlpatterns = [
     ),
 ]
 
+
+def media_file(request: HttpRequest, path: str) -> HttpResponse:
+    # MEDIA_ROOT is read per request, so a changed setting (as in tests) is honoured.
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 if not settings.USES_S3:
     # Local file storage (the embedded default, or one media volume behind gunicorn): Django
     # serves the audio itself. With S3, participants fetch audio by presigned URL instead.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    ]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media_file)]

@@ -174,7 +174,7 @@ function showTurn(ctx, state) {
     const url = `${ctx.urls.elicitation_tags}?${new URLSearchParams({ q: query })}`;
     const found = await ctx.api.get(url).catch(() => []);
     if (input.value.trim() === query) {
-      suggestions.replaceChildren(...found.map((tag) => new Option(tag.text)));
+      suggestions.replaceChildren(...found.map((tag) => new Option(tag.text, tag.text)));
     }
   }
 
