@@ -44,18 +44,24 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+def page_errors() -> list[str]:
+    """Script errors and failed loads the page reported; a test that provokes some clears it."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, page_errors: list[str]) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 360, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
     page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+        "console",
+        lambda message: page_errors.append(message.text) if message.type == "error" else None,
     )
     yield page
     context.close()
-    assert not errors, f"the page logged errors: {errors}"
+    assert not page_errors, f"the page reported errors: {page_errors}"
 
 
 @pytest.fixture

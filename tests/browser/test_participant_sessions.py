@@ -276,3 +276,61 @@ def test_failing_the_headphone_check_ends_with_the_screen_out_redirect(
     page.wait_for_url(f"{PANEL}/screenout?code=OUT-9")
     participant.refresh_from_db()
     assert participant.status == Participant.Status.SCREENED_OUT
+
+
+def test_a_failed_clip_and_a_lost_answer_are_retried_without_doubling(
+    page, page_errors, live_server, screenshot
+):
+    study = small_study(
+        "rating",
+        trials_per_participant=1,
+        repeat_trials=0,
+        terms_per_participant=2,
+        ask_consent=False,
+        volume_calibration=False,
+        headphone_check=False,
+        vocabulary_check=False,
+        questionnaire=False,
+    )
+    audio_down = True
+    page.route(
+        "**/media/songs/**",
+        lambda route: route.abort() if audio_down else route.continue_(),
+    )
+    submissions: list[str | None] = []
+
+    def lose_the_first_answer(route) -> None:
+        # The server stores the answer, but the browser never hears back.
+        submissions.append(route.request.post_data)
+        if len(submissions) == 1:
+            route.fetch()
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/rating/trials/*/submit/", lose_the_first_answer)
+    participant = open_entry_link(page, live_server, study, "en-US", "pid-flaky")
+
+    step(page, "instructions_rating").locator("[data-start]").click()
+    trial = step(page, "rating")
+    expect(trial.locator("[data-retry]")).to_be_visible()
+    expect(trial.locator("[data-player-status]")).to_have_text(
+        "The sound could not be loaded. Check your connection and try again."
+    )
+    expect(trial.locator("[data-play]")).to_be_disabled()
+    screenshot(page, "en-US-audio-failed")
+    audio_down = False
+    trial.locator("[data-retry]").click()
+    play_clip(trial)
+    for term in trial.locator(".term").all():
+        term.locator('input[value="3"]').check()
+    trial.locator("[type=submit]").click()
+
+    step(page, "complete")
+    page.wait_for_url(f"{PANEL}/complete?code=DONE-123")
+    assert len(submissions) == 2 and submissions[0] == submissions[1]
+    assert Rating.objects.filter(trial__participant=participant).count() == 2
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.COMPLETED
+    assert all("Failed to load resource" in error for error in page_errors)
+    page_errors.clear()
