@@ -200,19 +200,11 @@ class StudyLocale(models.Model):
                 validate_vocabulary_items(self.vocabulary_items)
             except ValidationError as error:
                 raise ValidationError({"vocabulary_items": error.messages}) from error
-        elif (
-            (self.study_id is not None or StudyLocale.study.is_cached(self))
-            and self.study.vocabulary_check
-            and not default_vocabulary(self.language)
-        ):
-            raise ValidationError(
-                {
-                    "vocabulary_items": (
-                        f"No word list ships for {self.language}: add one, or turn the "
-                        "study's vocabulary check off."
-                    )
-                }
-            )
+
+    @property
+    def has_vocabulary(self) -> bool:
+        """Whether the vocabulary check has words for this locale (its own, or shipped)."""
+        return bool(self.vocabulary_items or default_vocabulary(self.language))
 
     @property
     def language(self) -> str:

@@ -10,6 +10,7 @@ from anything the participant sees.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
@@ -94,8 +95,9 @@ def vocabulary_items_for(participant: Participant) -> list[VocabularyQuestion]:
 
     Ids are keyed hashes of the word, so neither the order nor an id tells a real word.
     """
-    items = participant.locale.vocabulary_items or default_vocabulary(participant.locale.language)
-    if not items:
+    locale = participant.locale
+    items = locale.vocabulary_items or default_vocabulary(locale.language)
+    if not items:  # the locale was added after the study opened, without a list
         raise StepRefused(
             detail=f"This study has no vocabulary list in {participant.locale.language}.",
             code="not_configured",
@@ -115,6 +117,13 @@ def vocabulary_items_for(participant: Participant) -> list[VocabularyQuestion]:
     return questions
 
 
+@dataclass(frozen=True)
+class Grade:
+    score: float | None
+    passed: bool
+    details: dict[str, Any]
+
+
 def volume_record(*, participant: Participant, level: float) -> PrescreenResult:
     """Note the level the participant set; calibration has no wrong answer."""
     return _prescreen_record(
@@ -122,26 +131,32 @@ def volume_record(*, participant: Participant, level: float) -> PrescreenResult:
         kind=Kind.VOLUME,
         step="volume_calibration",
         answer_key="level",
-        details={"level": level},
-        score=None,
-        passed=True,
+        answers=level,
+        grade=lambda: Grade(score=None, passed=True, details={}),
     )
 
 
 def headphones_check(*, participant: Participant, answers: list[int]) -> PrescreenResult:
     """Score one answer (1 to 3) per trial; fewer right than the pass count screens out."""
-    positions = headphone_positions(participant)
-    if len(answers) != len(positions):
-        raise ValidationError({"answers": [f"Give {len(positions)} answers, one per trial."]})
-    score = sum(given == odd for given, odd in zip(answers, positions, strict=True))
+
+    def grade() -> Grade:
+        positions = headphone_positions(participant)
+        if len(answers) != len(positions):
+            raise ValidationError({"answers": [f"Give {len(positions)} answers, one per trial."]})
+        score = sum(given == odd for given, odd in zip(answers, positions, strict=True))
+        return Grade(
+            score=score,
+            passed=score >= participant.study.headphone_pass_count,
+            details={"odd_positions": positions},
+        )
+
     return _prescreen_record(
         participant,
         kind=Kind.HEADPHONES,
         step="headphone_check",
         answer_key="answers",
-        details={"answers": answers, "odd_positions": positions},
-        score=score,
-        passed=score >= participant.study.headphone_pass_count,
+        answers=answers,
+        grade=grade,
     )
 
 
@@ -150,25 +165,29 @@ def vocabulary_check(*, participant: Participant, answers: dict[str, bool]) -> P
 
     `answers` maps every item id to whether the participant took it for a real word.
     """
-    questions = vocabulary_items_for(participant)
-    expected = {question.id for question in questions}
-    if set(answers) != expected:
-        missing, unknown = len(expected - set(answers)), len(set(answers) - expected)
-        raise ValidationError(
-            {"answers": [f"Answer every item once: {missing} missing, {unknown} unknown."]}
+
+    def grade() -> Grade:
+        questions = vocabulary_items_for(participant)
+        expected = {question.id for question in questions}
+        if set(answers) != expected:
+            missing, unknown = len(expected - set(answers)), len(set(answers) - expected)
+            raise ValidationError(
+                {"answers": [f"Answer every item once: {missing} missing, {unknown} unknown."]}
+            )
+        score = sum(answers[q.id] == q.real for q in questions) / len(questions)
+        return Grade(
+            score=score,
+            passed=score >= participant.study.vocabulary_pass_ratio,
+            details={"items": [{"id": q.id, "word": q.word, "real": q.real} for q in questions]},
         )
-    score = sum(answers[q.id] == q.real for q in questions) / len(questions)
+
     return _prescreen_record(
         participant,
         kind=Kind.VOCABULARY,
         step="vocabulary_check",
         answer_key="answers",
-        details={
-            "answers": answers,
-            "items": [{"id": q.id, "word": q.word, "real": q.real} for q in questions],
-        },
-        score=score,
-        passed=score >= participant.study.vocabulary_pass_ratio,
+        answers=answers,
+        grade=grade,
     )
 
 
@@ -179,22 +198,30 @@ def _prescreen_record(
     kind: str,
     step: str,
     answer_key: str,
-    details: dict[str, Any],
-    score: float | None,
-    passed: bool,
+    answers: object,
+    grade: Callable[[], Grade],
 ) -> PrescreenResult:
-    """Store a prescreen's result once, screening out on a fail; replay identical retries."""
+    """Store a prescreen's result once, screening out on a fail; replay identical retries.
+
+    The stored answers are compared before anything else, so a retry gets the first
+    outcome even after that outcome ended the session; only a first answer is graded.
+    """
     lock_participant(participant)
     existing = PrescreenResult.objects.filter(participant=participant, kind=kind).first()
     if existing is not None:
-        if existing.details.get(answer_key) != details[answer_key]:
+        if existing.details.get(answer_key) != answers:
             raise StepConflict(detail="This check was already answered; there is no second try.")
         return existing
     require_step_open(participant, step)
+    graded = grade()
     result = PrescreenResult.objects.create(
-        participant=participant, kind=kind, score=score, passed=passed, details=details
+        participant=participant,
+        kind=kind,
+        score=graded.score,
+        passed=graded.passed,
+        details={answer_key: answers, **graded.details},
     )
-    if not passed:
+    if not graded.passed:
         participant_finish(
             participant=participant,
             status=Participant.Status.SCREENED_OUT,

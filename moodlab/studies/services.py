@@ -56,11 +56,25 @@ def study_set_phase(*, study: Study, phase: str) -> Study:
     locales = list(study.locales.filter(is_active=True))
     if phase != Study.Phase.CLOSED and not locales:
         raise ValidationError({"phase": "Add at least one locale first."})
+    if phase in (Study.Phase.ELICITATION, Study.Phase.RATING) and study.vocabulary_check:
+        _require_vocabulary(locales)
     if phase == Study.Phase.RATING:
         _freeze_rating_terms(study, locales)
     study.phase = phase
     study.save(update_fields=["phase", "updated_at"])
     return study
+
+
+def _require_vocabulary(locales: list[StudyLocale]) -> None:
+    if missing := [locale.code for locale in locales if not locale.has_vocabulary]:
+        raise ValidationError(
+            {
+                "phase": (
+                    f"No vocabulary word list ships for {', '.join(missing)}: add the locale's "
+                    "own list, or turn the study's vocabulary check off."
+                )
+            }
+        )
 
 
 def _freeze_rating_terms(study: Study, locales: list[StudyLocale]) -> None:

@@ -341,9 +341,10 @@ class ParticipantQuestionnaireApi(ParticipantStepApi):
     def get(self, request: Request) -> Response:
         participant = self.participant
         require_step_enabled(participant.study, QUESTIONNAIRE)
-        fields = QuestionnaireInputSerializer().fields
-        # Labels in the participant's language, whatever the browser asks for.
+        # Labels in the participant's language, whatever the browser asks for; country
+        # names are translated when the fields are built.
         with translation.override(participant.locale.language):
+            fields = QuestionnaireInputSerializer().fields
             return Response(
                 self.OutputSerializer(
                     {

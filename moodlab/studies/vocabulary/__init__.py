@@ -26,10 +26,10 @@ class VocabularyItem(TypedDict):
 @cache
 def default_vocabulary(language: str) -> tuple[VocabularyItem, ...]:
     """The shipped list of a language; empty when none ships for it."""
-    path = Path(__file__).with_name(f"{language}.json")
-    if not language.isalpha() or not path.is_file():
+    if not language.isalpha():  # a language code, never a path
         return ()
-    return tuple(json.loads(path.read_text(encoding="utf-8")))
+    path = Path(__file__).with_name(f"{language}.json")
+    return tuple(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else ()
 
 
 def validate_vocabulary_items(items: object) -> None:
