@@ -97,7 +97,7 @@ def vocabulary_items_for(participant: Participant) -> list[VocabularyQuestion]:
     """
     locale = participant.locale
     items = locale.vocabulary_items or default_vocabulary(locale.language)
-    if not items:  # the locale was added after the study opened, without a list
+    if not items:  # a locale added, or the check turned on, after the study opened
         raise StepRefused(
             detail=f"This study has no vocabulary list in {participant.locale.language}.",
             code="not_configured",

@@ -139,3 +139,13 @@ def test_an_ended_session_shows_its_exit_and_a_missing_link_is_null(panel_study)
     state = client_for(participant).get(ME).json()
     assert state["next_step"] == "ended"
     assert state["exit"] == {"kind": "excluded", "code": "", "redirect_url": None}
+
+
+def test_the_state_takes_a_fixed_number_of_queries(
+    participant_client, participant, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(3):  # the participant, the touch, their prescreens
+        assert participant_client.get(ME).json()["next_step"] == "consent"
+    participant_finish(participant=participant, status=Participant.Status.COMPLETED)
+    with django_assert_max_num_queries(3):  # the participant, the touch, their questionnaire
+        assert participant_client.get(ME).json()["next_step"] == "questionnaire"

@@ -17,7 +17,7 @@ from moodlab.studies.prescreens import (
     prescreen_audio_url,
     vocabulary_items_for,
 )
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services import participant_finish, study_add_locale
 from moodlab.studies.vocabulary import default_vocabulary
 from tests.studies.conftest import client_for, enter
 
@@ -329,3 +329,12 @@ def test_an_expired_sound_link_is_not_found(consented):
 def test_a_sound_link_beyond_the_last_trial_is_not_found(calibrated, participant):
     url = prescreen_audio_url(participant=participant, kind="headphones", index=6)
     assert APIClient().get(url).status_code == 404
+
+
+def test_a_locale_added_later_without_a_word_list_gets_a_clear_refusal(panel_study):
+    panel_study.ask_consent = panel_study.volume_calibration = panel_study.headphone_check = False
+    panel_study.save()
+    study_add_locale(study=panel_study, code="de-DE")
+    response = client_for(enter(panel_study, "de-DE")).get(VOCABULARY)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "not_configured"

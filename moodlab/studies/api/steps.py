@@ -42,7 +42,6 @@ from moodlab.studies.steps import (
     STEP_ORDER,
     Gender,
     MusicalTraining,
-    ParticipantState,
     consent_record,
     participant_state,
     questionnaire_submit,
@@ -89,7 +88,9 @@ class ParticipantStateOutputSerializer(serializers.Serializer):
 
 class CheckOutputSerializer(serializers.Serializer):
     passed = serializers.BooleanField()
-    score = serializers.FloatField()
+    score = serializers.FloatField(
+        help_text="Right answers (headphones), or the share of right answers (vocabulary)."
+    )
     state = ParticipantStateOutputSerializer()
 
 
@@ -116,7 +117,7 @@ class ParticipantStepApi(APIView):
         return Response(ParticipantStateOutputSerializer(participant_state(self.participant)).data)
 
     def check_response(self, result: PrescreenResult) -> Response:
-        state: ParticipantState = participant_state(self.participant)
+        state = participant_state(self.participant)
         return Response(
             CheckOutputSerializer(
                 {"passed": result.passed, "score": result.score, "state": state}
