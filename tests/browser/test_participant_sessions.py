@@ -334,3 +334,18 @@ def test_a_failed_clip_and_a_lost_answer_are_retried_without_doubling(
     assert participant.status == Participant.Status.COMPLETED
     assert all("Failed to load resource" in error for error in page_errors)
     page_errors.clear()
+
+
+def test_declining_consent_ends_politely_with_the_panels_return_link(page, live_server, screenshot):
+    study = small_study("rating", trials_per_participant=1, repeat_trials=0)
+    participant = open_entry_link(page, live_server, study, "ko-KR", "pid-no")
+    step(page, "consent").locator("[data-consent=decline]").click()
+
+    ended = step(page, "ended")
+    expect(ended.locator('[data-kind="declined"]')).to_be_visible()
+    expect(ended.locator('[data-kind="screened_out"]')).to_be_hidden()
+    screenshot(page, "ko-KR-declined")
+    ended.locator("[data-exit-link]").click()
+    page.wait_for_url(f"{PANEL}/screenout?code=OUT-9")
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.DECLINED
