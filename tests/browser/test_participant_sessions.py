@@ -60,6 +60,8 @@ def open_entry_link(page: Page, live_server, study: Study, locale: str, pid: str
 def step(page: Page, name: str):
     section = page.locator(f'[data-step="{name}"]')
     expect(section).to_be_visible()
+    # Laid out for a 360-pixel phone: nothing sticks out sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     return section
 
 
