@@ -69,11 +69,8 @@ function showTrial(ctx, view) {
   const { trial, progress } = view;
   const { i18n } = ctx;
   ctx.progress.update(progress.done, progress.total, view.estimated_seconds_remaining);
+  ctx.trialTitle("rating", progress);
   const section = ctx.show("rating");
-  i18n.fill(section.querySelector("[data-trial-title]"), "trial_title", {
-    number: i18n.number(progress.done + 1),
-    total: i18n.number(progress.total),
-  });
   const form = section.querySelector("[data-rating-form]");
   const button = form.querySelector("[type=submit]");
   const hint = section.querySelector("[data-rating-hint]");
