@@ -23,8 +23,12 @@ def pending_steps(participant: Participant) -> list[str]:
     steps: list[str] = []
     if study.ask_consent and participant.consented_at is None:
         steps.append("consent")
-    passed = set(participant.prescreen_results.filter(passed=True).values_list("kind", flat=True))
-    steps += [kind for kind, flag in PRESCREEN_STEPS if getattr(study, flag) and kind not in passed]
+    enabled = [kind for kind, flag in PRESCREEN_STEPS if getattr(study, flag)]
+    if enabled:  # most trial requests come from studies without prescreens: no query then
+        passed = set(
+            participant.prescreen_results.filter(passed=True).values_list("kind", flat=True)
+        )
+        steps += [kind for kind in enabled if kind not in passed]
     return steps
 
 
