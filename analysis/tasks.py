@@ -37,6 +37,15 @@ def aggregate_studies_in_rating() -> int:
     return len(study_ids)
 
 
+@shared_task(name="analysis.requeue_unsent_jobs")
+def requeue_unsent_jobs() -> int:
+    """Run by beat: send the jobs and analyses requested while the broker was unreachable."""
+    from analysis.crosscultural.services import analyses_send_unsent
+    from analysis.jobs import UNSENT_GRACE, jobs_send_unsent  # jobs imports this module
+
+    return jobs_send_unsent() + analyses_send_unsent(older_than=UNSENT_GRACE)
+
+
 @shared_task(bind=True, name="analysis.check_quality")
 def check_quality(self: Task, study_id: int) -> dict[str, Any]:
     run = quality_check(study_id=study_id, progress=_reporter(self))
