@@ -37,6 +37,16 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
+def wait_for(condition, timeout: float = 60, what: str = "") -> object:
+    """The first truthy value of `condition()`, polled until the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 class RedisServer:
     """A throwaway redis-server on its own port, without persistence."""
 
