@@ -235,6 +235,9 @@ class JobRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the broker took the task; empty: not sent yet."
+    )
 
     class Meta:
         ordering = ["-requested_at"]

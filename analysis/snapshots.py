@@ -7,7 +7,8 @@ group and a block of CSV, so memory stays bounded however many ratings there are
 Files go to a temporary folder, then to the `snapshots` storage under
 `<study>/<version>/`, manifest.json last; only then does one conditional UPDATE mark the
 Snapshot complete. A crash (or a killed worker) leaves a row that is `building` or `failed`
-and invisible to data users; the next export takes the next version.
+and invisible to data users; the next export (or the task's retry, which first marks the
+version it abandoned as failed) takes the next version.
 """
 
 from __future__ import annotations
@@ -279,6 +280,12 @@ def snapshot_export(
     *, study_id: int, task_id: str = "", progress: Progress | None = None
 ) -> Snapshot:
     """Aggregate, then build and publish the next version of the study's dataset."""
+    if task_id:
+        # The same task again (a retry, or redelivered after its worker was killed): a
+        # version it left building will never finish.
+        Snapshot.objects.filter(task_id=task_id, status=Snapshot.Status.BUILDING).update(
+            status=Snapshot.Status.FAILED, error="abandoned: the worker building it was lost"
+        )
     snapshot = snapshot_start(study_id=study_id, task_id=task_id)
     try:
         cells_aggregate(study_id=study_id)

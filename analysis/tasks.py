@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from celery import Task, shared_task
 
 from analysis.aggregation import Progress, cells_aggregate
@@ -37,6 +38,15 @@ def aggregate_studies_in_rating() -> int:
     return len(study_ids)
 
 
+@shared_task(name="analysis.requeue_unsent_jobs")
+def requeue_unsent_jobs() -> int:
+    """Run by beat: send the jobs and analyses requested while the broker was unreachable."""
+    from analysis.crosscultural.services import analyses_send_unsent
+    from analysis.jobs import UNSENT_GRACE, jobs_send_unsent  # jobs imports this module
+
+    return jobs_send_unsent() + analyses_send_unsent(older_than=UNSENT_GRACE)
+
+
 @shared_task(bind=True, name="analysis.check_quality")
 def check_quality(self: Task, study_id: int) -> dict[str, Any]:
     run = quality_check(study_id=study_id, progress=_reporter(self))
@@ -48,10 +58,31 @@ def check_quality(self: Task, study_id: int) -> dict[str, Any]:
     }
 
 
-@shared_task(bind=True, name="analysis.export_snapshot", acks_late=False)
+# Storage that cannot be reached (S3 down, a full disk): worth retrying later.
+STORAGE_UNAVAILABLE = (BotoCoreError, ClientError, OSError)
+
+
+class RetriedWhenWorkerLost(Task):
+    """A worker killed mid-task (OOM, deploy) gets the task retried, counted against
+    max_retries, so a task that kills its worker every time cannot loop forever."""
+
+    retry_on_worker_lost = True  # Celery 5.7; the stubs do not know it yet
+
+
+@shared_task(
+    bind=True,
+    base=RetriedWhenWorkerLost,
+    name="analysis.export_snapshot",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=STORAGE_UNAVAILABLE,
+    retry_backoff=True,
+    retry_backoff_max=10 * 60,
+    max_retries=5,
+    default_retry_delay=5,
+)
 def export_snapshot(self: Task, study_id: int) -> dict[str, Any]:
-    # acks_late off: a worker killed mid-export must not have the export redelivered forever;
-    # the half-built snapshot stays invisible and a researcher starts a new one.
+    # Every attempt builds a new version; a failed or abandoned one stays invisible.
     snapshot = snapshot_export(
         study_id=study_id, task_id=self.request.id or "", progress=_reporter(self)
     )

@@ -78,11 +78,12 @@ def rating_study(db) -> Study:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, settings):
-    """A real Celery worker process on Redis, using this test's database, on its own queue.
+def celery_worker_factory(transactional_db, settings, tmp_path):
+    """Start real Celery worker processes on Redis, using this test's database, each on its
+    own queue: `celery_worker_factory(pool="prefork", env={...})`.
 
     Tasks must be sent with `apply_async(queue=worker.queue)`; the test process publishes for
-    real (not eagerly) while the fixture is active.
+    real (not eagerly) while the fixture is active. Workers stop after the test.
     """
     import os
     import subprocess
@@ -94,48 +95,64 @@ def celery_worker_process(transactional_db, settings):
 
     from moodlab.celery import app
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-    }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "moodlab",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        cwd=Path(__file__).resolve().parents[1],
-        env=env,
-    )
-    previous_eager = app.conf.task_always_eager
-    app.conf.task_always_eager = False
-    try:
+    workers: list[subprocess.Popen] = []
+
+    def start(*, pool: str = "solo", env: dict[str, str] | None = None) -> subprocess.Popen:
+        queue = f"test-{uuid.uuid4().hex[:8]}"
+        db = connection.settings_dict
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "moodlab",
+                "worker",
+                f"--pool={pool}",
+                "--concurrency=1",
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=WARNING",
+            ],
+            cwd=Path(__file__).resolve().parents[1],
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
+                "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+                "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+                # Snapshots land in tmp_path/snapshots, where this test's storage looks.
+                "MOODLAB_VAR_DIR": str(tmp_path),
+                **(env or {}),
+            },
+        )
+        workers.append(worker)
         deadline = time.monotonic() + 60
         while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1):
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the Celery worker did not start")
         worker.queue = queue  # type: ignore[attr-defined]
-        yield worker
+        return worker
+
+    previous_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        yield start
     finally:
         app.conf.task_always_eager = previous_eager
-        worker.terminate()
-        worker.wait(timeout=30)
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_factory):
+    """One solo-pool worker (see celery_worker_factory)."""
+    return celery_worker_factory()
 
 
 def beat_task_scheduled_by(migration: str, task: str):

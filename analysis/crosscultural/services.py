@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import math
+from datetime import timedelta
+from functools import partial
 from itertools import pairwise
 from time import perf_counter
 from typing import IO, Any
@@ -24,6 +26,7 @@ from analysis.crosscultural.selectors import (
     study_ratings_frame,
     study_snapshot,
 )
+from moodlab.queueing import task_publish, task_publish_on_commit
 from moodlab.studies.csv_import import ImportFailed, ImportReport, parse_float, read_csv_rows
 from moodlab.studies.models import Song, Study, Term
 
@@ -92,14 +95,42 @@ def analysis_start(
         study=study, params=params, snapshot_version=snapshot_version, requested_by=requested_by
     )
 
-    def enqueue() -> None:
-        result = crosscultural_analysis_run.delay(analysis.pk)
-        CrossCulturalAnalysis.objects.filter(pk=analysis.pk, celery_task_id="").update(
-            celery_task_id=result.id or ""
-        )
-
-    transaction.on_commit(enqueue)
+    task_publish_on_commit(
+        lambda: crosscultural_analysis_run.delay(analysis.pk),
+        what=f"analysis {analysis.pk}",
+        on_sent=lambda result: _analysis_mark_sent(analysis_id=analysis.pk, task_id=result.id),
+    )
     return analysis
+
+
+def _analysis_mark_sent(*, analysis_id: int, task_id: str) -> None:
+    CrossCulturalAnalysis.objects.filter(pk=analysis_id, celery_task_id="").update(
+        celery_task_id=task_id
+    )
+
+
+def analyses_send_unsent(*, older_than: timedelta) -> int:
+    """Send queued runs that no broker took (no task id yet); returns how many went out.
+
+    A run delivered twice computes once (analysis_run claims it), so no claim is needed here.
+    """
+    from analysis.crosscultural.tasks import crosscultural_analysis_run  # tasks imports us
+
+    unsent = CrossCulturalAnalysis.objects.filter(
+        status=CrossCulturalAnalysis.Status.QUEUED,
+        celery_task_id="",
+        created_at__lte=timezone.now() - older_than,
+    ).values_list("pk", flat=True)
+    sent = 0
+    for analysis_id in unsent:
+        result = task_publish(
+            partial(crosscultural_analysis_run.delay, analysis_id), what=f"analysis {analysis_id}"
+        )
+        if result is None:
+            break  # the broker is still down: the next sweep tries again
+        _analysis_mark_sent(analysis_id=analysis_id, task_id=result.id)
+        sent += 1
+    return sent
 
 
 def analysis_run(*, analysis_id: int) -> CrossCulturalAnalysis:

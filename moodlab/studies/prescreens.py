@@ -99,7 +99,7 @@ def vocabulary_items_for(participant: Participant) -> list[VocabularyQuestion]:
     items = locale.vocabulary_items or default_vocabulary(locale.language)
     if not items:  # a locale added, or the check turned on, after the study opened
         raise StepRefused(
-            detail=f"This study has no vocabulary list in {participant.locale.language}.",
+            detail=f"This study has no vocabulary list in {locale.language}.",
             code="not_configured",
         )
     questions = [

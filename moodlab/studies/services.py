@@ -13,6 +13,8 @@ from moodlab.studies.locales import REFERENCE_LOCALES, RTL_LANGUAGES, split_loca
 from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
 
 PHASE_ORDER: list[str] = [phase.value for phase in Study.Phase]
+# How stale a participant's last_seen_at may get before a request writes it again.
+TOUCH_INTERVAL = timedelta(seconds=30)
 
 
 def study_add_locale(*, study: Study, code: str, **settings: object) -> StudyLocale:
@@ -172,8 +174,18 @@ def _resume(participant: Participant) -> Participant:
 
 
 def participant_touch(*, participant: Participant) -> None:
-    """Record activity; inactivity timeouts count from the last touch."""
+    """Record activity; inactivity timeouts count from the last touch.
+
+    Timeouts are minutes long, so a touch less than TOUCH_INTERVAL old is left as it is:
+    that saves a row write on nearly every request of an active session. The first touch
+    after the start is always written, since it marks the first response.
+    """
     now = timezone.now()
+    if (
+        participant.last_seen_at > participant.started_at
+        and now - participant.last_seen_at < TOUCH_INTERVAL
+    ):
+        return
     Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
     participant.last_seen_at = now
 
