@@ -16,13 +16,16 @@ export async function startRating(ctx) {
   }
 }
 
-async function next(ctx) {
-  const view = await ctx.api.get(ctx.urls.rating_trial);
+async function proceed(ctx, view) {
   if (view.finished) {
     await finish(ctx);
   } else {
     showTrial(ctx, view);
   }
+}
+
+async function next(ctx) {
+  await proceed(ctx, await ctx.api.get(ctx.urls.rating_trial));
 }
 
 async function finish(ctx) {
@@ -118,9 +121,12 @@ function showTrial(ctx, view) {
     hint.textContent = i18n.t("saving");
     const body = { ratings: ratings(), audio_played_seconds: player.playedSeconds };
     try {
-      await ctx.api.post(ctx.urls.rating_submit.replace("{id}", String(trial.id)), body);
+      const submitted = await ctx.api.post(
+        ctx.urls.rating_submit.replace("{id}", String(trial.id)),
+        body,
+      );
       player.pause();
-      await next(ctx);
+      await proceed(ctx, submitted.next); // the answer carries the next trial
     } catch (error) {
       // Pressing the button again resends these very answers, which the server accepts
       // once however often they arrive.
