@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from moodlab.studies.admin_scoping import StudyScopedAdmin
+from moodlab.studies.prescreens import prescreen_audio_url
 from tests.security.conftest import World
 
 ROLES = ("anonymous", "participant_a", "participant_b", "researcher_x", "researcher_y", "superuser")
@@ -32,6 +33,9 @@ ALLOWED = {
     "researcher_of_study": {"researcher_x", "superuser"},
     "unpublished_data": {"researcher_x", "superuser"},
     "published_data": set(ROLES),
+    # The session page reads the participant from the Django session the entry link sets;
+    # no API credential reaches it (tests/studies/test_pages.py covers the browser's way).
+    "browser_session": set(),
 }
 
 
@@ -152,6 +156,34 @@ API_ROUTES: dict[str, list[Probe]] = {
         )
     ],
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],
+    "v1:participant-state": [
+        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/")
+    ],
+    **{
+        f"v1:participant-{step}": [
+            Probe(
+                "participant_session",
+                "post",
+                lambda w, step=step: f"/api/v1/participants/me/{step}/",
+                {},
+            )
+        ]
+        for step in ("consent", "volume", "headphones", "vocabulary", "questionnaire")
+    },
+    # Audio elements can't send a credential: the signed link is the permission.
+    "v1:participant-prescreen-audio": [
+        Probe(
+            "public",
+            "get",
+            lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
+        )
+    ],
+    "participant-entry": [
+        Probe("public", "get", lambda w: f"/study/{w.x.slug}/en-US/?PROLIFIC_PID=probe")
+    ],
+    "participant-session": [
+        Probe("browser_session", "get", lambda w: f"/study/{w.x.slug}/en-US/session/")
+    ],
 }
 
 # Audio clips are the stimuli every participant's browser plays, by unguessable file names.
