@@ -6,7 +6,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 DEMO_ENV := DEBUG=1 DJANGO_SETTINGS_MODULE=moodlab.settings.base
 
-.PHONY: demo test lint typecheck services install clean
+.PHONY: demo test lint typecheck services install messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,16 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(RUNTIME_STAMP) $@
 
-install: $(DEV_STAMP)
+install: $(DEV_STAMP) messages
 
-demo: $(RUNTIME_STAMP)
+# Only the .po catalogues are committed; compilemessages skips .mo files that are up to date.
+# It needs GNU gettext's msgfmt: without it the demo still runs, with English pages only.
+messages: $(RUNTIME_STAMP)
+	@if command -v msgfmt >/dev/null; then \
+	  $(DEMO_ENV) $(BIN)/python manage.py compilemessages --ignore=".*" --ignore=var --verbosity=0; \
+	else echo "GNU gettext (msgfmt) is missing: the participant pages stay in English."; fi
+
+demo: $(RUNTIME_STAMP) messages
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEMO_ENV) $(BIN)/python manage.py create_demo_study --with-admin
 	@echo
@@ -43,7 +50,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy moodlab elicitation rating analysis
 
-test: $(DEV_STAMP) services lint typecheck
+test: $(DEV_STAMP) services messages lint typecheck
 	$(BIN)/pytest
 
 clean:

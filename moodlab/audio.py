@@ -150,12 +150,13 @@ def headphone_trial_wav(odd_position: int, *, kind: HeadphoneTestKind = "antipha
     return _encode_wav(trial, sample_rate)
 
 
-def headphone_trials(seed: int) -> list[int]:
-    """Odd positions for the six trials of one test: each position twice, in shuffled order.
+def headphone_trials(seed: int, count: int = _HEADPHONE_TRIALS) -> list[int]:
+    """Odd positions for the trials of one test (six by default), in shuffled order.
 
-    Balanced, so that always answering the same position scores 2 of 6, below the pass mark.
+    Each position comes equally often (as nearly as `count` allows), so that always
+    answering the same position scores 2 of 6, below the pass mark.
     """
-    positions = [1, 2, 3] * (_HEADPHONE_TRIALS // 3)
+    positions = ([1, 2, 3] * -(-count // 3))[:count]
     return [int(p) for p in np.random.default_rng(seed).permutation(positions)]
 
 

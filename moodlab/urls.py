@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import include, path, re_path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from moodlab.health import healthz
+from moodlab.studies import pages
 
 api_v1 = [
     path("", include("moodlab.studies.api.urls")),
@@ -24,11 +26,25 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "v1"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "study/<slug:study_slug>/<str:locale_code>/",
+        pages.participant_entry,
+        name="participant-entry",
+    ),
+    path(
+        "study/<slug:study_slug>/<str:locale_code>/session/",
+        pages.participant_session,
+        name="participant-session",
+    ),
 ]
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponse | FileResponse:
+    # MEDIA_ROOT is read per request, so a changed setting (as in tests) is honoured.
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
+
 
 if not settings.USES_S3:
     # Local file storage (the embedded default, or one media volume behind gunicorn): Django
     # serves the audio itself. With S3, participants fetch audio by presigned URL instead.
-    urlpatterns += [
-        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
-    ]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media_file)]

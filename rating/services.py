@@ -134,16 +134,16 @@ def trial_serve(*, participant: Participant) -> Trial | None:
         return held
     terms = session_terms(participant=participant) or rating_session_start(participant=participant)
     _lock_locale_allocation(participant.locale_id)
-    # A second request of the same participant may have allocated while we waited.
-    held = _held_trial(participant)
-    if held is not None:
-        return held
-    study = participant.study
     counts = Trial.objects.filter(participant=participant).aggregate(
         trials=Count("id"),
         regular=Count("id", filter=Q(is_repeat=False)),
         repeats=Count("id", filter=Q(is_repeat=True)),
+        held=Count("id", filter=Q(status=Trial.Status.HELD)),
     )
+    if counts["held"]:
+        # A second request of the same participant allocated while we waited for the lock.
+        return _held_trial(participant)
+    study = participant.study
     position = counts["trials"] + 1
     if counts["repeats"] == 0 and counts["regular"] < study.trials_per_participant:
         song_id = _least_rated_song(participant, study, [term.pk for term in terms])
@@ -207,9 +207,14 @@ def _least_rated_song(participant: Participant, study: Study, term_ids: list[int
 def _ensure_cells(participant: Participant, term_ids: list[int]) -> None:
     """Create the ledger rows this session's allocation reads: every song × its terms.
 
-    Once per session, so songs imported after the rating phase began are served too.
+    Once per session, so songs imported after the rating phase began are served too. The
+    rows nearly always exist already: counting them is far cheaper than re-inserting
+    thousands of rows, which would hold the locale's allocation lock for a while.
     """
     songs = Song.objects.filter(study_id=participant.study_id).values_list("pk", flat=True)
+    existing = Cell.objects.filter(locale_id=participant.locale_id, term__in=term_ids).count()
+    if existing == songs.count() * len(term_ids):
+        return
     Cell.objects.bulk_create(
         [
             Cell(locale_id=participant.locale_id, song_id=song, term_id=term)

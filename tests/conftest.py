@@ -9,10 +9,18 @@ from elicitation.term_import import terms_import
 from moodlab.studies.demo import demo_song_rows
 from moodlab.studies.models import Study
 from moodlab.studies.services import study_add_locale, study_set_phase
-from moodlab.studies.song_import import songs_import
+from moodlab.studies.song_import import AudioSource, songs_import
 from tests.factories import StudyFactory, UserFactory
 
 GLOBALMOOD = Path(__file__).resolve().parents[1] / "moodlab" / "studies" / "demo_data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogues() -> None:
+    """Only the .po catalogues are committed; the pages translate from compiled ones."""
+    from django.core.management import call_command
+
+    call_command("compilemessages", ignore_patterns=[".*", "var"], verbosity=0)
 
 
 @pytest.fixture(autouse=True)
@@ -44,11 +52,13 @@ def build_study(
     locales: tuple[str, ...] = ("en-US",),
     songs_per_country: int = 1,
     phase: str = "rating",
+    audio: AudioSource | None = None,
     **params,
 ) -> Study:
     """A study built through the real services: GlobalMood songs and term lists.
 
-    `songs_per_country=1` gives 59 songs; phase "rating" freezes the imported terms.
+    `songs_per_country=1` gives 59 songs; phase "rating" freezes the imported terms. Songs
+    have no audio unless an `audio` source is given.
     """
     study = StudyFactory(**params)
     for code in locales:
@@ -56,7 +66,7 @@ def build_study(
         terms_import(
             locale=locale, csv_source=(GLOBALMOOD / f"terms_{locale.language}.csv").read_bytes()
         )
-    songs_import(study=study, csv_source=demo_song_rows(songs_per_country))
+    songs_import(study=study, csv_source=demo_song_rows(songs_per_country), audio=audio)
     if phase != Study.Phase.DRAFT:
         study = study_set_phase(study=study, phase=phase)
     return study

@@ -225,3 +225,8 @@ def test_unreadable_or_empty_audio_is_rejected(data):
     assert not is_valid_wav(data)
     with pytest.raises(ValueError):
         wav_duration_seconds(data)
+
+
+def test_more_headphone_trials_keep_the_positions_balanced():
+    assert sorted(headphone_trials(seed=3, count=9)) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert sorted(headphone_trials(seed=3, count=4)) == [1, 1, 2, 3]

@@ -259,6 +259,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a `status` field with their own choices; name each enum.
     "ENUM_NAME_OVERRIDES": {
         "ParticipantStatusEnum": "moodlab.studies.models.Participant.Status",
+        "ParticipantPhaseEnum": "moodlab.studies.models.Participant.Phase",
         "SnapshotStatusEnum": "analysis.models.Snapshot.Status",
         "AnalysisStatusEnum": "analysis.crosscultural.models.CrossCulturalAnalysis.Status",
     },

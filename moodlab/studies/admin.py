@@ -6,15 +6,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import CharField, Count, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from modeltranslation.admin import TranslationAdmin
 
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.csv_import import ImportFailed
+from moodlab.studies.entry_links import entry_link
 from moodlab.studies.models import (
     Participant,
     PrescreenResult,
@@ -30,19 +31,42 @@ from moodlab.studies.services import study_add_reference_locales, study_set_phas
 from moodlab.studies.song_import import AudioZip, songs_import
 
 
+def _with_site_origin(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+    """Carry the site's origin on each row, so a row's entry link can be absolute."""
+    return queryset.annotate(
+        site_origin=Value(request.build_absolute_uri("/"), output_field=CharField())
+    )
+
+
+def _copyable(link: str) -> str:
+    return format_html(
+        '<input type="text" readonly size="90" value="{}" aria-label="Entry link">', link
+    )
+
+
 class StudyLocaleInline(admin.StackedInline):
     model = StudyLocale
     extra = 0
     fields = [
         ("code", "name", "direction", "is_active"),
         "recruiter_id_param",
+        "entry_link",
         ("completion_url", "completion_code"),
         ("screenout_url", "screenout_code"),
         "consent_text",
         "vocabulary_items",
         "terms_frozen_at",
     ]
-    readonly_fields = ["terms_frozen_at"]
+    readonly_fields = ["entry_link", "terms_frozen_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StudyLocale]:
+        return _with_site_origin(super().get_queryset(request).select_related("study"), request)
+
+    @admin.display(description="Entry link for the panel")
+    def entry_link(self, locale: StudyLocale) -> str:
+        if locale.pk is None:
+            return "Shown once the locale is saved."
+        return _copyable(entry_link(locale, origin=locale.site_origin))  # type: ignore[attr-defined]
 
 
 def _phase_action(phase: str, label: str) -> Any:
@@ -69,7 +93,7 @@ class StudyAdmin(StudyScopedAdmin):
     search_fields = ["title", "slug"]
     prepopulated_fields = {"slug": ["title"]}
     filter_horizontal = ["researchers"]
-    readonly_fields = ["phase", "created_at", "updated_at"]
+    readonly_fields = ["phase", "entry_links", "created_at", "updated_at"]
     inlines = [StudyLocaleInline]
     actions = [
         "add_reference_locales",
@@ -80,7 +104,10 @@ class StudyAdmin(StudyScopedAdmin):
         ],
     ]
     fieldsets = [
-        (None, {"fields": ["title", "slug", "description", "phase", "researchers"]}),
+        (
+            None,
+            {"fields": ["title", "slug", "description", "phase", "researchers", "entry_links"]},
+        ),
         (
             "Elicitation (iterative tag chains)",
             {
@@ -124,14 +151,15 @@ class StudyAdmin(StudyScopedAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
-        return (
+        return _with_site_origin(
             super()
             .get_queryset(request)
             .prefetch_related("locales")
             .annotate(
                 song_total=Count("songs", distinct=True),
                 participant_total=Count("participants", distinct=True),
-            )
+            ),
+            request,
         )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -142,6 +170,18 @@ class StudyAdmin(StudyScopedAdmin):
     @admin.display(description="Locales")
     def locale_codes(self, study: Study) -> str:
         return ", ".join(locale.code for locale in study.locales.all())
+
+    @admin.display(description="Entry links (active locales)")
+    def entry_links(self, study: Study) -> str:
+        active = [locale for locale in study.locales.all() if locale.is_active] if study.pk else []
+        if not active:
+            return "Add an active locale to get its entry link."
+        origin = study.site_origin  # type: ignore[attr-defined]
+        return format_html_join(
+            "",
+            "<p><strong>{}</strong><br>{}</p>",
+            ((locale.code, _copyable(entry_link(locale, origin=origin))) for locale in active),
+        )
 
     @admin.display(description="Songs", ordering="song_total")
     def song_count(self, study: Study) -> int:

@@ -18,13 +18,20 @@ PRESCREEN_STEPS = (
 
 
 def pending_steps(participant: Participant) -> list[str]:
-    """Steps still to do before trials, in page order: consent, then each enabled prescreen."""
+    """Steps still to do before trials, in page order: consent, then each enabled prescreen.
+
+    Steps are named as in the participant API's state (the study flag of each prescreen).
+    """
     study = participant.study
     steps: list[str] = []
     if study.ask_consent and participant.consented_at is None:
         steps.append("consent")
-    passed = set(participant.prescreen_results.filter(passed=True).values_list("kind", flat=True))
-    steps += [kind for kind, flag in PRESCREEN_STEPS if getattr(study, flag) and kind not in passed]
+    enabled = [(kind, step) for kind, step in PRESCREEN_STEPS if getattr(study, step)]
+    if enabled:  # most trial requests come from studies without prescreens: no query then
+        passed = set(
+            participant.prescreen_results.filter(passed=True).values_list("kind", flat=True)
+        )
+        steps += [step for kind, step in enabled if kind not in passed]
     return steps
 
 
@@ -38,12 +45,17 @@ def require_ready_for_trials(participant: Participant, *, allow_completed: bool 
         {Participant.Status.COMPLETED} if allow_completed else set()
     )
     if participant.status not in allowed:
-        raise PermissionDenied(
-            detail=f"This session has ended ({participant.get_status_display()}).",
-            code="session_ended",
-        )
+        raise session_ended(participant)
     steps = pending_steps(participant)
     if steps:
         raise PermissionDenied(
             detail=f"Complete these steps first: {', '.join(steps)}.", code="steps_pending"
         )
+
+
+def session_ended(participant: Participant) -> PermissionDenied:
+    """The refusal of any step or trial request once the session is over."""
+    return PermissionDenied(
+        detail=f"This session has ended ({participant.get_status_display()}).",
+        code="session_ended",
+    )

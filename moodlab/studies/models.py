@@ -6,6 +6,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from moodlab.studies.locales import split_locale_code
+from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_items
 
 
 class Study(models.Model):
@@ -191,6 +193,18 @@ class StudyLocale(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study.slug} · {self.code}"
+
+    def clean(self) -> None:
+        if self.vocabulary_items:
+            try:
+                validate_vocabulary_items(self.vocabulary_items)
+            except ValidationError as error:
+                raise ValidationError({"vocabulary_items": error.messages}) from error
+
+    @property
+    def has_vocabulary(self) -> bool:
+        """Whether the vocabulary check has words for this locale (its own, or shipped)."""
+        return bool(self.vocabulary_items or default_vocabulary(self.language))
 
     @property
     def language(self) -> str:

@@ -13,6 +13,8 @@ from moodlab.studies.locales import REFERENCE_LOCALES, RTL_LANGUAGES, split_loca
 from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
 
 PHASE_ORDER: list[str] = [phase.value for phase in Study.Phase]
+# How stale a participant's last_seen_at may get before a request writes it again.
+TOUCH_INTERVAL = timedelta(seconds=30)
 
 
 def study_add_locale(*, study: Study, code: str, **settings: object) -> StudyLocale:
@@ -56,11 +58,25 @@ def study_set_phase(*, study: Study, phase: str) -> Study:
     locales = list(study.locales.filter(is_active=True))
     if phase != Study.Phase.CLOSED and not locales:
         raise ValidationError({"phase": "Add at least one locale first."})
+    if phase in (Study.Phase.ELICITATION, Study.Phase.RATING) and study.vocabulary_check:
+        _require_vocabulary(locales)
     if phase == Study.Phase.RATING:
         _freeze_rating_terms(study, locales)
     study.phase = phase
     study.save(update_fields=["phase", "updated_at"])
     return study
+
+
+def _require_vocabulary(locales: list[StudyLocale]) -> None:
+    if missing := [locale.code for locale in locales if not locale.has_vocabulary]:
+        raise ValidationError(
+            {
+                "phase": (
+                    f"No vocabulary word list ships for {', '.join(missing)}: add the locale's "
+                    "own list, or turn the study's vocabulary check off."
+                )
+            }
+        )
 
 
 def _freeze_rating_terms(study: Study, locales: list[StudyLocale]) -> None:
@@ -158,8 +174,18 @@ def _resume(participant: Participant) -> Participant:
 
 
 def participant_touch(*, participant: Participant) -> None:
-    """Record activity; inactivity timeouts count from the last touch."""
+    """Record activity; inactivity timeouts count from the last touch.
+
+    Timeouts are minutes long, so a touch less than TOUCH_INTERVAL old is left as it is:
+    that saves a row write on nearly every request of an active session. The first touch
+    after the start is always written, since it marks the first response.
+    """
     now = timezone.now()
+    if (
+        participant.last_seen_at > participant.started_at
+        and now - participant.last_seen_at < TOUCH_INTERVAL
+    ):
+        return
     Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
     participant.last_seen_at = now
 

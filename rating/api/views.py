@@ -23,6 +23,13 @@ from rating.services import rating_session_finish, trial_serve, trial_submit
 class RatingApi(ParticipantTrialApi):
     phase = Participant.Phase.RATING
 
+    def current_trial(self) -> TrialView:
+        """The trial to rate now (allocated if need be); none once the session has ended."""
+        participant = self.participant
+        active = participant.status == Participant.Status.STARTED
+        trial = trial_serve(participant=participant) if active else None
+        return trial_view(participant=participant, trial=trial)
+
 
 class TermSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -65,39 +72,38 @@ class TrialOutputSerializer(serializers.Serializer):
     )
 
 
+class RatingTrialCurrentOutputSerializer(serializers.Serializer):
+    trial = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    finished = serializers.BooleanField(help_text="Nothing left to rate: call finish.")
+    estimated_seconds_remaining = serializers.IntegerField()
+
+    @extend_schema_field(TrialOutputSerializer(allow_null=True))
+    def get_trial(self, view: TrialView) -> dict[str, object] | None:
+        return None if view.trial is None else TrialOutputSerializer(view).data
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, view: TrialView) -> dict[str, int]:
+        return {"done": view.done, "total": view.total}
+
+
 class RatingTrialCurrentApi(RatingApi):
     """The trial to rate now; the first call starts the session (draws the terms)."""
-
-    class RatingTrialCurrentOutputSerializer(serializers.Serializer):
-        trial = serializers.SerializerMethodField()
-        progress = serializers.SerializerMethodField()
-        finished = serializers.BooleanField(help_text="Nothing left to rate: call finish.")
-        estimated_seconds_remaining = serializers.IntegerField()
-
-        @extend_schema_field(TrialOutputSerializer(allow_null=True))
-        def get_trial(self, view: TrialView) -> dict[str, object] | None:
-            return None if view.trial is None else TrialOutputSerializer(view).data
-
-        @extend_schema_field(ProgressSerializer)
-        def get_progress(self, view: TrialView) -> dict[str, int]:
-            return {"done": view.done, "total": view.total}
 
     @extend_schema(
         responses={200: RatingTrialCurrentOutputSerializer, 403: OpenApiResponse(ErrorSerializer)},
         summary="Get the current rating trial",
     )
     def get(self, request: Request) -> Response:
-        participant = self.participant
-        trial = trial_serve(participant=participant)
-        return Response(
-            self.RatingTrialCurrentOutputSerializer(
-                trial_view(participant=participant, trial=trial)
-            ).data
-        )
+        return Response(RatingTrialCurrentOutputSerializer(self.current_trial()).data)
 
 
 class RatingTrialSubmitApi(RatingApi):
-    """Submit every rating of a trial at once; an identical retry gets the same answer."""
+    """Submit every rating of a trial at once; an identical retry gets the same answer.
+
+    The answer carries the next trial, as GET trial/ would give it, so the participant's page
+    goes on without another request.
+    """
 
     throttle_classes = PARTICIPANT_THROTTLES
     answers_retries_after_completion = True
@@ -118,6 +124,9 @@ class RatingTrialSubmitApi(RatingApi):
     class RatingTrialSubmitOutputSerializer(serializers.ModelSerializer):
         status = serializers.CharField(help_text="Always submitted.")
         ratings = serializers.SerializerMethodField()
+        next = serializers.SerializerMethodField(
+            help_text="What GET /rating/trial/ now answers: the next trial, or finished."
+        )
 
         class Meta:
             model = Trial
@@ -129,10 +138,15 @@ class RatingTrialSubmitApi(RatingApi):
                 "audio_played_seconds",
                 "response_seconds",
                 "ratings",
+                "next",
             ]
 
         def get_ratings(self, trial: Trial) -> dict[str, int]:
             return {str(term): value for term, value in trial.ratings.values_list("term", "value")}
+
+        @extend_schema_field(RatingTrialCurrentOutputSerializer)
+        def get_next(self, trial: Trial) -> dict[str, object]:
+            return RatingTrialCurrentOutputSerializer(self.context["next"]).data
 
     @extend_schema(
         request=RatingTrialSubmitInputSerializer,
@@ -156,7 +170,13 @@ class RatingTrialSubmitApi(RatingApi):
             ratings=serializer.validated_data["ratings"],
             audio_played_seconds=serializer.validated_data["audio_played_seconds"],
         )
-        return Response(self.RatingTrialSubmitOutputSerializer(trial).data)
+        # Served after the submission committed: an acknowledged rating never waits on,
+        # or rolls back with, the allocation of the next trial.
+        return Response(
+            self.RatingTrialSubmitOutputSerializer(
+                trial, context={"next": self.current_trial()}
+            ).data
+        )
 
 
 class RatingSessionFinishApi(RatingApi):

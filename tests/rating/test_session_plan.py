@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 from django.utils.translation import override
 
+from moodlab.studies.demo import demo_song_rows
 from moodlab.studies.models import Term
-from rating.models import SessionTerm, Trial
+from moodlab.studies.song_import import songs_import
+from rating.models import Cell, SessionTerm, Trial
 from rating.services import rating_session_start, session_terms, trial_serve, trial_submit
 from tests.rating.factories import participant_in, rating_study_with
 
@@ -114,3 +116,15 @@ def test_song_counts_stay_within_one_of_each_other(db, participants):
         for song in study.songs.all()
     ]
     assert max(per_song) - min(per_song) <= 1
+
+
+def test_songs_imported_during_the_rating_phase_are_served_to_later_sessions(db):
+    study = rating_study_with(terms_per_locale=7, trials_per_participant=5, repeat_trials=0)
+    first = participant_in(study)
+    trial_serve(participant=first)
+    songs_import(study=study, csv_source=demo_song_rows(2))  # one more song per country
+    later = participant_in(study)
+    terms = session_terms(participant=later) or rating_session_start(participant=later)
+    new_songs = study.songs.exclude(cells__isnull=False).count()
+    assert new_songs == 0
+    assert Cell.objects.filter(locale=later.locale, term__in=terms).count() == 118 * 7

@@ -95,6 +95,40 @@ def test_a_whole_session_can_be_rated_and_finished(client, small_study):
     assert Rating.objects.count() == 6 * 7
 
 
+def test_a_submission_answers_with_the_next_trial_as_getting_it_would(client):
+    trial = current(client)["trial"]
+    body = client.post(submit_url(trial["id"]), answer(trial), format="json").json()
+    assert body["next"]["trial"]["position"] == 2
+    assert body["next"] == current(client)
+
+
+def test_a_session_can_be_rated_from_the_submission_answers_alone(client):
+    trial = current(client)["trial"]
+    positions = []
+    while trial is not None:
+        positions.append(trial["position"])
+        body = client.post(submit_url(trial["id"]), answer(trial), format="json").json()
+        trial = body["next"]["trial"]
+    assert positions == [1, 2, 3, 4, 5, 6]
+    assert body["next"]["finished"] is True
+    assert body["next"]["progress"] == {"done": 6, "total": 6}
+    assert client.post(FINISH).status_code == 200
+
+
+def test_a_retried_last_submission_after_finishing_serves_nothing_new(client):
+    trial = current(client)["trial"]
+    while True:
+        last = client.post(submit_url(trial["id"]), answer(trial), format="json").json()
+        if last["next"]["trial"] is None:
+            break
+        trial = last["next"]["trial"]
+    client.post(FINISH)
+    again = client.post(submit_url(trial["id"]), answer(trial), format="json")
+    assert again.status_code == 200
+    assert again.json()["next"]["finished"] is True
+    assert Trial.objects.count() == 6
+
+
 def test_submitting_stores_one_rating_per_term_with_the_timing(client):
     trial = current(client)["trial"]
     response = client.post(submit_url(trial["id"]), answer(trial, 4), format="json")
@@ -247,14 +281,12 @@ def test_the_trial_endpoints_make_a_bounded_number_of_queries(
     client, django_assert_max_num_queries
 ):
     trial = current(client)["trial"]
-    # Fixed counts, whatever the number of terms, songs or trials already done (one of
-    # them records the participant's activity, from which inactivity timeouts count).
-    with django_assert_max_num_queries(8):
+    # Fixed counts, whatever the number of terms, songs or trials already done. The
+    # submission's count includes allocating and showing the next trial.
+    with django_assert_max_num_queries(6):
         client.get(CURRENT)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(21):
         client.post(submit_url(trial["id"]), answer(trial), format="json")
-    with django_assert_max_num_queries(19):
-        current(client)
 
 
 def test_the_rating_endpoints_are_in_the_openapi_schema(api_client, db):

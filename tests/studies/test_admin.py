@@ -218,3 +218,25 @@ def test_the_term_list_shows_each_terms_own_wording_beside_its_english_gloss(
     html = page.content.decode()
     assert "الحزن" in html and "Sadness" in html
     assert "321.1" in html  # scores rounded for reading
+
+
+def test_the_study_page_shows_each_active_locales_entry_link_ready_to_copy(
+    admin_client_for, superuser, settings
+):
+    settings.ALLOWED_HOSTS = ["moodlab.example.org"]
+    study = StudyFactory(slug="lullabies")
+    StudyLocaleFactory(study=study, code="en-US")
+    StudyLocaleFactory(study=study, code="ko-KR", recruiter_id_param="RID")
+    StudyLocaleFactory(study=study, code="fr-FR", is_active=False)
+    page = admin_client_for(superuser).get(
+        reverse("admin:studies_study_change", args=[study.pk]), HTTP_HOST="moodlab.example.org"
+    )
+    html = page.content.decode()
+    prolific_link = (
+        "http://moodlab.example.org/study/lullabies/en-US/?PROLIFIC_PID={{%PROLIFIC_PID%}}"
+        "&amp;STUDY_ID={{%STUDY_ID%}}&amp;SESSION_ID={{%SESSION_ID%}}"
+    )
+    lucid_link = "http://moodlab.example.org/study/lullabies/ko-KR/?RID=TEST-1"
+    assert html.count(f'value="{prolific_link}"') == 2  # the study's list and the locale's row
+    assert html.count(f'value="{lucid_link}"') == 2
+    assert html.count("/study/lullabies/fr-FR/") == 1  # inactive: only on its own row

@@ -6,7 +6,9 @@ from django.utils import timezone
 
 from moodlab.studies.models import Participant, Study
 from moodlab.studies.services import (
+    TOUCH_INTERVAL,
     participant_finish,
+    participant_touch,
     participants_expire_stale,
     study_add_locale,
     study_set_phase,
@@ -92,3 +94,31 @@ def test_beat_times_out_abandoned_sessions_every_minute():
         "studies.expire_stale_participants",
     )
     assert (task.enabled, task.interval.every, task.interval.period) == (True, 1, "minutes")
+
+
+def test_the_first_touch_after_the_start_is_always_recorded(django_assert_num_queries):
+    now = timezone.now()
+    participant = ParticipantFactory(started_at=now, last_seen_at=now)
+    with django_assert_num_queries(1):
+        participant_touch(participant=participant)
+    participant.refresh_from_db()
+    assert participant.last_seen_at > now
+
+
+def test_a_touch_soon_after_the_last_one_writes_nothing(django_assert_num_queries):
+    now = timezone.now()
+    seen = now - TOUCH_INTERVAL / 2
+    participant = ParticipantFactory(started_at=now - timedelta(minutes=5), last_seen_at=seen)
+    with django_assert_num_queries(0):
+        participant_touch(participant=participant)
+    participant.refresh_from_db()
+    assert participant.last_seen_at == seen
+
+
+def test_a_touch_after_the_interval_records_the_time():
+    now = timezone.now()
+    seen = now - TOUCH_INTERVAL - timedelta(seconds=1)
+    participant = ParticipantFactory(started_at=now - timedelta(minutes=5), last_seen_at=seen)
+    participant_touch(participant=participant)
+    participant.refresh_from_db()
+    assert participant.last_seen_at >= now

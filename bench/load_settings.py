@@ -1,0 +1,8 @@
+"""Production settings plus the benchmark's floor view; used only by bench/participant_load.py.
+
+The floor route lives in bench/load_urls.py so that it can never reach production URLs.
+"""
+
+from moodlab.settings.production import *  # noqa: F403
+
+ROOT_URLCONF = "bench.load_urls"

@@ -1,0 +1,426 @@
+"""Load the production stack with simulated participants rating at full speed; check every rating.
+
+Starts gunicorn (platform/gunicorn.conf.py, production settings) and a Celery worker on this
+machine's PostgreSQL and Redis, creates a rating study through the real services (no consent
+or prescreens, so each session is the trial loop), then:
+
+1. the floor: N clients POST to a bench-only view that inserts one row (bench/load_urls.py);
+2. the participants: N clients each enter, then GET the trial, submit it, ... and finish.
+
+It prints trial submissions per second, p50/p95/p99 per endpoint, errors, the ratio of
+submissions to the floor and the CPU each part used, then checks in the database that every
+acknowledged rating is stored exactly once. The load generator is one asyncio process
+(httpx, keep-alive connections), so it takes little of the CPU it shares with the server.
+
+Run from the repository root with the services' variables set:
+    DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... \\
+        .venv/bin/python -m bench.participant_load [--participants 200] [--port 8130]
+The study is deleted at the end (--keep leaves it for a look in the admin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import django
+
+logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per request
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moodlab.settings.base")
+django.setup()
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
+
+from bench.load_urls import FLOOR_TABLE  # noqa: E402
+from elicitation.term_import import terms_import  # noqa: E402
+from moodlab.studies.demo import DEMO_DATA, demo_song_rows  # noqa: E402
+from moodlab.studies.models import Participant, Study  # noqa: E402
+from moodlab.studies.services import study_add_locale, study_set_phase  # noqa: E402
+from moodlab.studies.song_import import songs_import  # noqa: E402
+from rating.models import Cell, Rating, Trial  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+HTTP_TIMEOUT = httpx.Timeout(120.0)
+# TLS ends at the load balancer in production; it tells the app so, as this header does.
+PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
+
+
+def build_study(*, songs_per_country: int, trials: int) -> Study:
+    """A one-locale rating study built as the test suite builds it: real songs and terms."""
+    study = Study.objects.create(
+        slug=f"bench-load-{uuid.uuid4().hex[:8]}",
+        title="Participant load benchmark",
+        trials_per_participant=trials,
+        ask_consent=False,
+        volume_calibration=False,
+        headphone_check=False,
+        vocabulary_check=False,
+    )
+    locale = study_add_locale(study=study, code="en-US")
+    terms_import(locale=locale, csv_source=(DEMO_DATA / "terms_en.csv").read_bytes())
+    songs_import(study=study, csv_source=demo_song_rows(songs_per_country))
+    return study_set_phase(study=study, phase=Study.Phase.RATING)
+
+
+def delete_study(study: Study) -> None:
+    # Repeats protect their originals: they go first.
+    Trial.objects.filter(participant__study=study, is_repeat=True).delete()
+    Participant.objects.filter(study=study).delete()
+    study.delete()
+
+
+# --- the stack ---------------------------------------------------------------------------
+
+
+def server_environment(port: int, var_dir: Path) -> dict[str, str]:
+    broker = os.environ["CELERY_BROKER_URL"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.load_settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "CACHE_URL": os.environ.get("CACHE_URL", broker),
+        "MOODLAB_VAR_DIR": str(var_dir),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        # Every simulated participant comes from 127.0.0.1; real ones come from many addresses.
+        # The per-participant limit stays as configured.
+        "THROTTLE_ADDRESS_SUBMIT": "1000000/minute",
+        "THROTTLE_PARTICIPANT_START": "1000000/minute",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def start_stack(env: dict[str, str], var_dir: Path) -> list[subprocess.Popen[bytes]]:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    log = (var_dir / "stack.log").open("ab")
+    python = sys.executable
+    worker = subprocess.Popen(
+        [python, "-m", "celery", "-A", "moodlab", "worker", "--concurrency=1",
+         "--loglevel=WARNING", "-n", f"bench-load-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    web = subprocess.Popen(
+        [python, "-m", "gunicorn", "moodlab.wsgi:application",
+         "--config", str(ROOT / "platform" / "gunicorn.conf.py"),
+         "--access-logfile", str(var_dir / "access.log")],
+        cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    return [web, worker]
+
+
+def stop_stack(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_healthy(base_url: str, web: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if web.poll() is not None:
+            raise SystemExit("gunicorn exited; see the stack.log in the var folder")
+        try:
+            health = httpx.get(f"{base_url}/healthz", headers=PROXY_HEADERS, timeout=5).json()
+            if all(check["status"] == "ok" for check in health["checks"].values()):
+                return health
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass
+        time.sleep(1)
+    raise SystemExit("the stack did not become healthy within 90 s")
+
+
+def cpu_seconds_of_group(pgid: int) -> float:
+    """User + system CPU of every live process in a process group (gunicorn and its workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / tick, sum(values) / tick
+
+
+# --- the load ----------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: Counter[str] = field(default_factory=Counter)
+    acknowledged: dict[int, dict[int, int]] = field(default_factory=dict)
+    completed: int = 0
+
+
+class FailedRequestError(Exception):
+    pass
+
+
+async def call(
+    client: httpx.AsyncClient, results: Results, name: str, method: str, url: str, **kwargs: Any
+) -> Any:
+    started = time.perf_counter()
+    try:
+        response = await client.request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        results.errors[f"{name}: {type(exc).__name__}"] += 1
+        raise FailedRequestError from exc
+    results.latencies[name].append(time.perf_counter() - started)
+    if response.status_code >= 400:
+        results.errors[f"{name}: HTTP {response.status_code}"] += 1
+        raise FailedRequestError(response.text[:200])
+    return response.json()
+
+
+async def participant_session(
+    client: httpx.AsyncClient, results: Results, study_slug: str, number: int
+) -> None:
+    """Enter, rate every trial at once (no listening time), finish; stops at the first error."""
+    try:
+        entry = await call(
+            client, results, "enter", "POST", "/api/v1/participants/",
+            json={"study": study_slug, "locale": "en-US",
+                  "recruiter_participant_id": f"load-{number}"},
+        )  # fmt: skip
+        headers = {"Authorization": f"Participant {entry['token']}"}
+        current = await call(
+            client, results, "trial", "GET", "/api/v1/rating/trial/", headers=headers
+        )
+        trial = current["trial"]
+        while trial is not None:
+            ratings = {term["id"]: 1 + (trial["id"] + term["id"]) % 5 for term in trial["terms"]}
+            answer = await call(
+                client, results, "submit", "POST", f"/api/v1/rating/trials/{trial['id']}/submit/",
+                json={"ratings": {str(k): v for k, v in ratings.items()},
+                      "audio_played_seconds": trial["song"]["clip_seconds"] or 0.0},
+                headers=headers,
+            )  # fmt: skip
+            results.acknowledged[trial["id"]] = ratings
+            if "next" in answer:
+                trial = answer["next"]["trial"]
+            else:
+                current = await call(
+                    client, results, "trial", "GET", "/api/v1/rating/trial/", headers=headers
+                )
+                trial = current["trial"]
+        await call(client, results, "finish", "POST", "/api/v1/rating/finish/", headers=headers)
+        results.completed += 1
+    except FailedRequestError:
+        pass
+
+
+async def floor_client(client: httpx.AsyncClient, results: Results, requests: int) -> None:
+    for _ in range(requests):
+        with contextlib.suppress(FailedRequestError):
+            await call(client, results, "floor", "POST", "/bench/floor/", content=b"{}")
+
+
+async def run_clients(base_url: str, clients: int, make: Any) -> float:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=PROXY_HEADERS, limits=limits, timeout=HTTP_TIMEOUT
+    ) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(make(client, number) for number in range(clients)))
+        return time.perf_counter() - started
+
+
+@dataclass
+class Phase:
+    """Wall time and CPU seconds of one phase: load generator, gunicorn, whole machine."""
+
+    wall: float
+    generator_cpu: float
+    server_cpu: float
+    machine_busy: float
+    machine_total: float
+
+    def describe(self) -> str:
+        cores = os.cpu_count() or 1
+        return (
+            f"CPU over {self.wall:.1f} s: load generator {self.generator_cpu / self.wall:.0%} of"
+            f" a core, gunicorn {self.server_cpu / self.wall:.0%}, machine"
+            f" {self.machine_busy / self.machine_total:.0%} of {cores} cores busy"
+        )
+
+
+def measured(web_pid: int, run: Any) -> Phase:
+    generator = resource.getrusage(resource.RUSAGE_SELF)
+    server = cpu_seconds_of_group(web_pid)
+    busy, total = machine_busy_seconds()
+    wall = run()
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    busy_after, total_after = machine_busy_seconds()
+    return Phase(
+        wall=wall,
+        generator_cpu=after.ru_utime + after.ru_stime - generator.ru_utime - generator.ru_stime,
+        server_cpu=cpu_seconds_of_group(web_pid) - server,
+        machine_busy=busy_after - busy,
+        machine_total=total_after - total,
+    )
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def print_latencies(results: Results) -> None:
+    print(f"{'endpoint':<10}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for name, values in results.latencies.items():
+        p50, p95, p99 = np.percentile(np.array(values) * 1000, [50, 95, 99])
+        print(
+            f"{name:<10}{len(values):>9}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{max(values) * 1000:>9.1f}"
+        )
+
+
+def print_errors(results: Results) -> None:
+    total = sum(results.errors.values())
+    print(f"errors: {total}" + "".join(f"\n  {k}: {n}" for k, n in sorted(results.errors.items())))
+
+
+def verify_ratings(study: Study, results: Results) -> bool:
+    """Every acknowledged rating stored exactly once, nothing stored that was not acknowledged,
+    and the allocator's ledger equal to the ratings it counts."""
+    acknowledged = {
+        (trial, term, value)
+        for trial, ratings in results.acknowledged.items()
+        for term, value in ratings.items()
+    }
+    rows = list(
+        Rating.objects.filter(participant__study=study).values_list("trial", "term", "value")
+    )
+    stored = set(rows)
+    lost = acknowledged - stored
+    unacknowledged = stored - acknowledged
+    duplicated = len(rows) - len(stored)
+    counted = {
+        (row["song"], row["term"]): row["n"]
+        for row in Rating.objects.filter(participant__study=study, trial__is_repeat=False)
+        .values("song", "term")
+        .annotate(n=Count("id"))
+    }
+    ledger_off = sum(
+        1
+        for cell in Cell.objects.filter(locale__study=study).exclude(assigned=0, rated=0)
+        if (cell.assigned, cell.rated) != (counted.get((cell.song_id, cell.term_id)),) * 2
+    )
+    print(
+        f"ratings: {len(acknowledged)} acknowledged, {len(rows)} stored; lost {len(lost)},"
+        f" duplicated {duplicated}, stored without acknowledgement {len(unacknowledged)};"
+        f" cells off the ledger {ledger_off}"
+    )
+    return not lost and not duplicated and not unacknowledged and not ledger_off
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=65, help="regular trials per participant")
+    parser.add_argument("--songs-per-country", type=int, default=12, help="59 countries")
+    parser.add_argument("--floor-requests", type=int, default=30, help="per client")
+    parser.add_argument("--port", type=int, default=8130)
+    parser.add_argument("--keep", action="store_true", help="keep the study afterwards")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql" or not os.environ.get("CELERY_BROKER_URL"):
+        raise SystemExit("Set DATABASE_URL to PostgreSQL and CELERY_BROKER_URL to Redis.")
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {FLOOR_TABLE} (id bigserial PRIMARY KEY, body text,"
+            " created_at timestamptz NOT NULL DEFAULT now())"
+        )
+    started = time.perf_counter()
+    study = build_study(songs_per_country=args.songs_per_country, trials=args.trials)
+    print(
+        f"study {study.slug}: {study.songs.count()} songs, 1 locale, 20 terms, 7 per participant,"
+        f" {study.trials_per_participant} trials + {study.repeat_trials} repeat"
+        f" ({time.perf_counter() - started:.1f} s)"
+    )
+    var_dir = Path(os.environ.get("MOODLAB_VAR_DIR", ROOT / "var")) / "bench-load"
+    env = server_environment(args.port, var_dir)
+    base_url = f"http://127.0.0.1:{args.port}"
+    processes = start_stack(env, var_dir)
+    try:
+        health = wait_healthy(base_url, processes[0])
+        print(
+            f"stack: gunicorn {env.get('GUNICORN_WORKERS', 'default')} workers ×"
+            f" {env.get('GUNICORN_THREADS', 'default')} threads, Celery worker"
+            f" {', '.join(health['checks']['workers']['workers'])}; load {os.getloadavg()}"
+        )
+        n = args.participants
+
+        floor = Results()
+        floor_phase = measured(
+            processes[0].pid,
+            lambda: asyncio.run(
+                run_clients(base_url, n, lambda c, _: floor_client(c, floor, args.floor_requests))
+            ),
+        )
+        floor_rate = len(floor.latencies["floor"]) / floor_phase.wall
+        print(f"\n== floor: {n} clients, one-row insert view ==")
+        print_latencies(floor)
+        print_errors(floor)
+        print(f"throughput: {floor_rate:.1f} inserts/s; {floor_phase.describe()}")
+
+        results = Results()
+        load_phase = measured(
+            processes[0].pid,
+            lambda: asyncio.run(
+                run_clients(
+                    base_url, n, lambda c, i: participant_session(c, results, study.slug, i)
+                )
+            ),
+        )
+        submit_rate = len(results.latencies["submit"]) / load_phase.wall
+        print(f"\n== participants: {n} at once, complete rating sessions ==")
+        print_latencies(results)
+        print_errors(results)
+        print(f"sessions completed: {results.completed} of {n}")
+        print(f"throughput: {submit_rate:.1f} trial submissions/s; {load_phase.describe()}")
+        print(f"ratio submit / floor: {submit_rate / floor_rate:.2f}")
+        print(f"load average after the run: {os.getloadavg()}")
+        stored_ok = verify_ratings(study, results)
+    finally:
+        stop_stack(processes)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
+        if not args.keep:
+            delete_study(study)
+    if not stored_ok or results.errors or results.completed != n:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The entry link a researcher gives a recruitment panel, one per locale.
+
+The participant pages serve `entry_path` (URL name `participant-entry`); the panel appends
+its participant id as the locale's `recruiter_id_param`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from moodlab.studies.models import StudyLocale
+
+# What a panel's study form expects after `?`: Prolific fills in its {{%…%}} placeholders
+# (and its study and session ids, which participant_enter keeps as entry parameters).
+PANEL_QUERIES = {
+    "PROLIFIC_PID": (
+        "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+    ),
+}
+# Other panels each have their own placeholder syntax; an example id shows where it goes.
+EXAMPLE_PARTICIPANT_ID = "TEST-1"
+
+
+def entry_path(locale: StudyLocale) -> str:
+    return f"/study/{locale.study.slug}/{locale.code}/"
+
+
+def entry_link(locale: StudyLocale, *, origin: str) -> str:
+    """The absolute link to paste into the panel; `origin` is the site's scheme and host."""
+    param = locale.recruiter_id_param
+    query = PANEL_QUERIES.get(param, f"{quote(param, safe='')}={EXAMPLE_PARTICIPANT_ID}")
+    return f"{origin.rstrip('/')}{entry_path(locale)}?{query}"

@@ -1,0 +1,202 @@
+"""The participant's pages: the entry link and the one session page the JavaScript drives.
+
+Everything a participant does after entering goes through the participant API; these views
+only bind the browser to a session, pick the language, and render the page shell.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import get_language_from_request
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
+
+from elicitation.api.views import MAX_NEW_TAGS_PER_TURN
+from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
+from moodlab.studies.locales import split_locale_code
+from moodlab.studies.models import Participant, StudyLocale
+from moodlab.studies.services import EntryRefused, participant_enter
+
+# Panels add their own ids (study, session) to the link; a few short ones are kept.
+MAX_ENTRY_PARAMETERS = 10
+MAX_ENTRY_PARAMETER_LENGTH = 200
+
+REFUSAL_STATUS = {
+    "missing_id": 400,
+    "already_taken": 403,
+    "not_open": 403,
+    "unknown_locale": 404,
+    "no_session": 403,
+}
+
+# Strings the page's JavaScript shows; rendered into the page as JSON in the participant's
+# language, so the scripts need no catalogue request of their own and no inline code.
+SCRIPT_STRINGS = {
+    "audio_loading": _("Loading the sound…"),
+    "audio_failed": _("The sound could not be loaded. Check your connection and try again."),
+    "audio_play": _("Play"),
+    "audio_replay": _("Play again"),
+    "audio_playing": _("Playing…"),
+    "audio_listen_first": _("Listen to the whole clip to continue."),
+    "audio_listened": _("You have heard the whole clip."),
+    "retry": _("Retry"),
+    "network_retrying": _("Connection problem. Trying again…"),
+    "network_failed": _(
+        "We could not reach the server. Your answers are kept: check your connection and "
+        "press the button again."
+    ),
+    "server_refused": _("Something went wrong. Please reload the page."),
+    "saving": _("Saving…"),
+    "progress": _("{done} of {total} done"),
+    "time_left": _("About {duration} left"),
+    "time_left_short": _("Less than a minute left"),
+    "trial_title": _("Song {number} of {total}"),
+    "term_question": _("How much does this music express “{term}”?"),
+    "answer_all_terms": _("Answer every word to continue."),
+    "headphones_trial": _("Sound {number} of {total}"),
+    "headphones_answer_first": _("Play the sounds, then choose one."),
+    "vocabulary_answer_all": _("Answer every word to continue."),
+    "tag_rate_question": _("How well does “{tag}” describe the music?"),
+    "tag_stars": _("{stars} of 5 stars"),
+    "tag_flag": _("Doesn’t fit / mistake"),
+    "tag_remove": _("Remove {tag}"),
+    "tag_too_long": _("A tag can have at most {words} words and {characters} characters."),
+    "tag_duplicate": _("You have already added this tag."),
+    "tag_limit": _("You can add at most {count} tags per song."),
+    "add_tag_first": _("Add at least one word to continue."),
+    "tags_rejected": _(
+        "Some of your words can’t be used: they are too long or the song already has them. "
+        "Please change them."
+    ),
+    "turn_expired": _("The time for that song ran out, so here is the next one."),
+    "tags_none_yet": _("No one has described this song yet: you are the first."),
+    "rate_all_tags": _("Rate or flag every earlier tag to continue."),
+    "copied": _("Copied"),
+    "redirect_countdown": _("Taking you back in {seconds} s…"),
+    "choose": _("Choose…"),
+    "field_required": _("Please answer this question."),
+    "field_invalid": _("Please check this answer."),
+}
+
+
+def _render_refusal(request: HttpRequest, code: str, *, language: str) -> HttpResponse:
+    """A polite page in the participant's language saying why they can't go on."""
+    translation.activate(language)
+    direction = "rtl" if translation.get_language_bidi() else "ltr"
+    return render(
+        request,
+        "participant/refused.html",
+        {"code": code, "lang": language, "direction": direction},
+        status=REFUSAL_STATUS[code],
+    )
+
+
+def _known_language(request: HttpRequest, locale_code: str = "") -> str:
+    """The entry link's language when MoodLab has a catalogue for it, else the browser's."""
+    language = split_locale_code(locale_code)[0] if locale_code else ""
+    if language and translation.check_for_language(language):
+        return language
+    return get_language_from_request(request)
+
+
+def _entry_parameters(request: HttpRequest, id_param: str) -> dict[str, str]:
+    keys = [key for key in request.GET if key != id_param][:MAX_ENTRY_PARAMETERS]
+    return {key[:40]: request.GET.get(key, "")[:MAX_ENTRY_PARAMETER_LENGTH] for key in keys}
+
+
+def _session_participant(request: HttpRequest) -> Participant | None:
+    token = request.session.get(PARTICIPANT_SESSION_KEY)
+    if not token:
+        return None
+    return Participant.objects.select_related("study", "locale").filter(token=token).first()
+
+
+@require_safe
+def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -> HttpResponse:
+    """Start or resume a session from the panel's link, then redirect to the session page.
+
+    Redirecting (rather than rendering) keeps the panel id out of reloads and the history.
+    A link without an id resumes the session this browser already holds for the locale.
+    """
+    locale = (
+        StudyLocale.objects.select_related("study")
+        .filter(study__slug=study_slug, code=locale_code)
+        .first()
+    )
+    if locale is None:
+        return _render_refusal(
+            request, "unknown_locale", language=_known_language(request, locale_code)
+        )
+    recruiter_id = request.GET.get(locale.recruiter_id_param, "")
+    current = _session_participant(request)
+    if (
+        not recruiter_id.strip()
+        and current is not None
+        and current.locale_id == locale.pk
+        and current.is_active
+    ):
+        return _to_session(locale)
+    try:
+        participant, _created = participant_enter(
+            study=locale.study,
+            locale=locale,
+            recruiter_participant_id=recruiter_id,
+            entry_parameters=_entry_parameters(request, locale.recruiter_id_param),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except EntryRefused as refusal:
+        return _render_refusal(request, refusal.code, language=locale.language)
+    # A fresh session key for the new identity, so a key planted before entry is worthless.
+    request.session.cycle_key()
+    request.session[PARTICIPANT_SESSION_KEY] = participant.token
+    return _to_session(locale)
+
+
+def _to_session(locale: StudyLocale) -> HttpResponseRedirect:
+    return redirect("participant-session", study_slug=locale.study.slug, locale_code=locale.code)
+
+
+@require_safe
+def participant_session(request: HttpRequest, study_slug: str, locale_code: str) -> HttpResponse:
+    """The page shell of a session; its scripts ask the API which step comes next."""
+    participant = _session_participant(request)
+    if participant is None or participant.study.slug != study_slug:
+        return _render_refusal(
+            request, "no_session", language=_known_language(request, locale_code)
+        )
+    locale = participant.locale
+    study = participant.study
+    translation.activate(locale.language)
+    config = {
+        "strings": {key: str(text) for key, text in SCRIPT_STRINGS.items()},
+        "locale": locale.code,
+        "csrf_token": get_token(request),
+        "elicitation": {
+            "max_tag_length": study.max_tag_length,
+            "max_tag_words": study.max_tag_words,
+            "max_new_tags": MAX_NEW_TAGS_PER_TURN,
+            "seconds_per_tag_rated": study.seconds_per_tag_rated,
+            "seconds_per_new_tag": study.seconds_per_new_tag,
+        },
+        "urls": {
+            # The step endpoints hang below this one (the participant API contract).
+            "participants": reverse("v1:participant-enter"),
+            "rating_trial": reverse("v1:rating-trial-current"),
+            "rating_submit": reverse("v1:rating-trial-submit", kwargs={"trial_id": 0}).replace(
+                "/0/", "/{id}/"
+            ),
+            "rating_finish": reverse("v1:rating-finish"),
+            "elicitation_turn": reverse("v1:elicitation-turn"),
+            "elicitation_submit": reverse("v1:elicitation-turn-submit"),
+            "elicitation_tags": reverse("v1:elicitation-tags"),
+        },
+    }
+    return render(
+        request,
+        "participant/session.html",
+        {"lang": locale.code, "direction": locale.direction, "config": config},
+    )

@@ -1,0 +1,199 @@
+"""The participant's way through a session: consent, prescreens, trials, questionnaire, exit.
+
+Every step records its answer once. An identical retry (a network resend, a second tab)
+answers what is stored; a different second answer is refused with 409, so a participant
+cannot change their consent or retake a check they failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from django.db import transaction
+from django.db.models import TextChoices
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException, PermissionDenied
+
+from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended
+from moodlab.studies.models import Participant, QuestionnaireResponse, Study
+from moodlab.studies.services import participant_finish
+
+TRIALS = "trials"
+QUESTIONNAIRE = "questionnaire"
+COMPLETE = "complete"
+ENDED = "ended"
+STEP_ORDER = ("consent", *(step for _kind, step in PRESCREEN_STEPS), TRIALS, QUESTIONNAIRE)
+
+
+class StepRefused(APIException):
+    """The study has no such step, or it cannot be taken as asked; nothing is stored."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "This step cannot be taken."
+    default_code = "step_refused"
+
+
+class StepConflict(APIException):
+    """A second answer that differs from the stored one; the first one stands."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This step was already answered differently."
+    default_code = "conflict"
+
+
+@dataclass(frozen=True)
+class ParticipantExit:
+    kind: str
+    code: str
+    redirect_url: str | None
+
+
+@dataclass(frozen=True)
+class ParticipantState:
+    participant: Participant
+    steps: list[str]
+    next_step: str
+    consent_text: str
+    exit: ParticipantExit | None
+
+
+def enabled_steps(study: Study) -> list[str]:
+    """The steps this study's pages show, in page order."""
+    flags = {"consent": study.ask_consent, TRIALS: True, QUESTIONNAIRE: study.questionnaire}
+    flags.update({step: getattr(study, step) for _kind, step in PRESCREEN_STEPS})
+    return [step for step in STEP_ORDER if flags[step]]
+
+
+def participant_state(participant: Participant) -> ParticipantState:
+    """Where the participant stands, and where the page sends them next."""
+    if participant.status == Participant.Status.STARTED:
+        next_step = next(iter(pending_steps(participant)), TRIALS)
+    elif participant.status == Participant.Status.COMPLETED:
+        answered = QuestionnaireResponse.objects.filter(participant=participant).exists()
+        next_step = QUESTIONNAIRE if participant.study.questionnaire and not answered else COMPLETE
+    else:
+        next_step = ENDED
+    return ParticipantState(
+        participant=participant,
+        steps=enabled_steps(participant.study),
+        next_step=next_step,
+        consent_text=participant.locale.consent_text,
+        exit=exit_for(participant) if next_step in (COMPLETE, ENDED) else None,
+    )
+
+
+def exit_for(participant: Participant) -> ParticipantExit:
+    """The recruiter's code and return link: completion when completed, screen-out otherwise.
+
+    Declined, screened-out, timed-out and excluded sessions all go back by the screen-out
+    link, which is how panels tell them apart from completions.
+    """
+    locale = participant.locale
+    if participant.status == Participant.Status.COMPLETED:
+        code, url = locale.completion_code, locale.completion_url
+    else:
+        code, url = locale.screenout_code, locale.screenout_url
+    return ParticipantExit(
+        kind=participant.status,
+        code=code,
+        redirect_url=url.replace("{code}", quote(code, safe="")) if url else None,
+    )
+
+
+def lock_participant(participant: Participant) -> None:
+    """Serialise one participant's step answers on their row; refresh what decides them.
+
+    Call inside a transaction. Two tabs, or a retry racing the original, then see each
+    other's answer instead of both storing one.
+    """
+    participant.status, participant.consented_at = (
+        Participant.objects.select_for_update()
+        .values_list("status", "consented_at")
+        .get(pk=participant.pk)
+    )
+
+
+def require_step_enabled(study: Study, step: str) -> None:
+    if step not in enabled_steps(study):
+        raise StepRefused(detail=f"This study has no {step} step.", code="step_disabled")
+
+
+def require_step_open(participant: Participant, step: str) -> None:
+    """Refuse a step the study lacks, an ended session, and a step taken before its turn."""
+    require_step_enabled(participant.study, step)
+    if participant.status != Participant.Status.STARTED:
+        raise session_ended(participant)
+    position = STEP_ORDER.index(step)
+    earlier = [s for s in pending_steps(participant) if STEP_ORDER.index(s) < position]
+    if earlier:
+        raise PermissionDenied(
+            detail=f"Complete these steps first: {', '.join(earlier)}.", code="steps_pending"
+        )
+
+
+@transaction.atomic
+def consent_record(*, participant: Participant, agree: bool) -> Participant:
+    """Agreeing opens the prescreens; declining ends the session as declined."""
+    require_step_enabled(participant.study, "consent")
+    lock_participant(participant)
+    answered = participant.consented_at is not None or (
+        participant.status == Participant.Status.DECLINED
+    )
+    if answered:
+        if (participant.consented_at is not None) != agree:
+            raise StepConflict(detail="Consent was already answered differently.")
+        return participant
+    require_step_open(participant, "consent")
+    if not agree:
+        return participant_finish(
+            participant=participant, status=Participant.Status.DECLINED, reason="declined consent"
+        )
+    participant.consented_at = timezone.now()
+    participant.save(update_fields=["consented_at"])
+    return participant
+
+
+class Gender(TextChoices):
+    FEMALE = "female", _("Female")
+    MALE = "male", _("Male")
+    NON_BINARY = "non_binary", _("Non-binary")
+    OTHER = "other", _("Other")
+    PREFER_NOT = "prefer_not", _("Prefer not to say")
+
+
+class MusicalTraining(TextChoices):
+    NONE = "none", _("None")
+    LESS_THAN_ONE = "lt_1", _("Less than 1 year")
+    ONE_TO_THREE = "1_3", _("1 to 3 years")
+    THREE_TO_FIVE = "3_5", _("3 to 5 years")
+    FIVE_TO_TEN = "5_10", _("5 to 10 years")
+    MORE_THAN_TEN = "gt_10", _("More than 10 years")
+
+
+@transaction.atomic
+def questionnaire_submit(
+    *, participant: Participant, answers: dict[str, Any]
+) -> QuestionnaireResponse:
+    """Store the closing questionnaire of a completed session, once.
+
+    `answers` are validated already (the API's serializer) and JSON-ready.
+    """
+    require_step_enabled(participant.study, QUESTIONNAIRE)
+    lock_participant(participant)
+    existing = QuestionnaireResponse.objects.filter(participant=participant).first()
+    if existing is not None:
+        if existing.answers != answers:
+            raise StepConflict(detail="The questionnaire was already answered differently.")
+        return existing
+    if participant.status == Participant.Status.STARTED:
+        pending = [*pending_steps(participant), TRIALS]
+        raise PermissionDenied(
+            detail=f"Complete these steps first: {', '.join(pending)}.", code="steps_pending"
+        )
+    if participant.status != Participant.Status.COMPLETED:
+        raise session_ended(participant)
+    return QuestionnaireResponse.objects.create(participant=participant, answers=answers)

@@ -1,0 +1,21 @@
+// Markup lives in the page's <template> elements (translated on the server); scripts clone
+// it and fill in data with textContent only.
+
+export function cloneTemplate(id) {
+  return document.getElementById(id).content.firstElementChild.cloneNode(true);
+}
+
+export function listItem(text, className = "") {
+  const item = document.createElement("li");
+  if (className) item.className = className;
+  item.textContent = text;
+  return item;
+}
+
+// Digit keys answer a scale, Latin or Arabic-Indic (an Egyptian keyboard types the latter).
+const DIGITS = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, "١": 1, "٢": 2, "٣": 3, "٤": 4, "٥": 5 };
+
+export function digitOf(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey) return null;
+  return DIGITS[event.key] ?? null;
+}

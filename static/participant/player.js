@@ -1,0 +1,137 @@
+// One sound at a time: buffer it fully before offering Play, say clearly when it fails to
+// load (with a retry), play only the clip's part of the file, and count the seconds really
+// heard, which the server checks before it accepts an answer.
+
+const MAX_STEP_SECONDS = 1.5; // a larger jump of currentTime is a seek, not listening
+const LISTEN_MARGIN_SECONDS = 0.25; // the server forgives 0.5 s; stay well inside that
+
+export class ClipPlayer {
+  constructor(container, i18n, { onChange = () => {}, loop = false } = {}) {
+    container.replaceChildren(document.getElementById("audio-player").content.cloneNode(true));
+    this.i18n = i18n;
+    this.onChange = onChange;
+    this.playButton = container.querySelector("[data-play]");
+    this.retryButton = container.querySelector("[data-retry]");
+    this.status = container.querySelector("[data-player-status]");
+    this.fill = container.querySelector(".player-fill");
+    this.audio = new Audio();
+    this.audio.preload = "auto";
+    this.audio.loop = loop;
+    this.playButton.addEventListener("click", () => this.play());
+    this.retryButton.addEventListener("click", () => this.reload());
+    this.audio.addEventListener("canplaythrough", () => this.ready());
+    this.audio.addEventListener("error", () => this.failed());
+    this.audio.addEventListener("timeupdate", () => this.tick());
+    this.audio.addEventListener("seeked", () => (this.lastTime = this.audio.currentTime));
+    this.audio.addEventListener("ended", () => this.stopped());
+  }
+
+  // `required`: seconds that must be heard (null: the whole file, known once it ends).
+  load(url, { start = null, end = null, required = null } = {}) {
+    this.start = start ?? 0;
+    this.end = end;
+    this.required = required;
+    this.played = 0;
+    this.started = false;
+    this.listened = false;
+    this.loaded = false;
+    this.lastTime = this.start;
+    this.fill.style.inlineSize = "0%";
+    this.audio.src = url;
+    this.reload();
+  }
+
+  set volume(level) {
+    this.audio.volume = level;
+  }
+
+  get playedSeconds() {
+    return Math.round(this.played * 100) / 100;
+  }
+
+  reload() {
+    this.retryButton.hidden = true;
+    this.playButton.disabled = true;
+    this.playButton.textContent = this.i18n.t("audio_play");
+    this.status.textContent = this.i18n.t("audio_loading");
+    this.audio.load();
+  }
+
+  ready() {
+    if (this.loaded) return;
+    this.loaded = true;
+    this.playButton.disabled = false;
+    this.status.textContent = "";
+  }
+
+  failed() {
+    this.loaded = false;
+    this.audio.pause();
+    this.playButton.disabled = true;
+    this.retryButton.hidden = false;
+    this.status.textContent = this.i18n.t("audio_failed");
+  }
+
+  async play() {
+    const time = this.audio.currentTime;
+    if (time < this.start || (this.end !== null && time >= this.end) || this.audio.ended) {
+      this.audio.currentTime = this.start;
+    }
+    this.lastTime = this.audio.currentTime;
+    this.playButton.disabled = true;
+    this.playButton.textContent = this.i18n.t("audio_playing");
+    try {
+      await this.audio.play();
+    } catch {
+      this.failed();
+      return;
+    }
+    this.started = true;
+    this.onChange();
+  }
+
+  pause() {
+    this.audio.pause();
+  }
+
+  tick() {
+    const time = this.audio.currentTime;
+    const step = time - this.lastTime;
+    if (step > 0 && step < MAX_STEP_SECONDS) this.played += step;
+    this.lastTime = time;
+    const length = (this.end ?? this.audio.duration) - this.start;
+    if (length > 0) {
+      const share = Math.min(Math.max((time - this.start) / length, 0), 1);
+      this.fill.style.inlineSize = `${share * 100}%`;
+    }
+    if (this.required !== null && this.played >= this.required - LISTEN_MARGIN_SECONDS) {
+      this.heard();
+    }
+    if (this.end !== null && time >= this.end && !this.audio.loop) {
+      this.audio.pause();
+      this.stopped();
+    }
+  }
+
+  stopped() {
+    // The last timeupdate comes up to 250 ms before the end: count that stretch too.
+    const endTime = this.end ?? this.audio.duration;
+    const rest = endTime - this.lastTime;
+    if (rest > 0 && rest < MAX_STEP_SECONDS) this.played += rest;
+    this.lastTime = endTime;
+    this.fill.style.inlineSize = "100%";
+    this.playButton.disabled = false;
+    this.playButton.textContent = this.i18n.t("audio_replay");
+    if (this.required === null || this.played >= this.required - LISTEN_MARGIN_SECONDS) {
+      this.heard();
+    }
+    this.onChange();
+  }
+
+  heard() {
+    if (this.listened) return;
+    this.listened = true;
+    this.status.textContent = this.i18n.t("audio_listened");
+    this.onChange();
+  }
+}

@@ -1,0 +1,148 @@
+// Rating trials: play the clip, rate every term on the 1–5 scale, submit, next. Submit
+// unlocks once the clip has been heard and every term answered; the server checks both.
+
+import { ApiError } from "./api.js";
+import { cloneTemplate, digitOf, listItem } from "./dom.js";
+import { ClipPlayer } from "./player.js";
+
+export async function startRating(ctx) {
+  const view = await ctx.api.get(ctx.urls.rating_trial);
+  if (view.finished) {
+    await finish(ctx);
+  } else if (view.progress.done === 0) {
+    showInstructions(ctx, view);
+  } else {
+    showTrial(ctx, view);
+  }
+}
+
+async function next(ctx) {
+  const view = await ctx.api.get(ctx.urls.rating_trial);
+  if (view.finished) {
+    await finish(ctx);
+  } else {
+    showTrial(ctx, view);
+  }
+}
+
+async function finish(ctx) {
+  await ctx.api.post(ctx.urls.rating_finish);
+  await ctx.refresh();
+}
+
+function showInstructions(ctx, view) {
+  const section = ctx.show("instructions_rating");
+  section
+    .querySelector("[data-instructions-terms]")
+    .replaceChildren(...view.trial.terms.map((term) => listItem(term.label)));
+  section.querySelector("[data-instructions-scale]").replaceChildren(
+    ...view.trial.scale.map((point) => {
+      const item = listItem("");
+      const number = document.createElement("span");
+      number.className = "scale-number";
+      number.textContent = ctx.i18n.number(point.value);
+      item.append(number, " ", point.label);
+      return item;
+    }),
+  );
+  section.querySelector("[data-start]").onclick = () => showTrial(ctx, view);
+}
+
+function termGroup(ctx, trial, term) {
+  const group = cloneTemplate("rating-term");
+  ctx.i18n.fill(group.querySelector("legend"), "term_question", { term: term.label });
+  group.querySelector(".scale").replaceChildren(
+    ...trial.scale.map((point) => {
+      const label = cloneTemplate("rating-point");
+      const input = label.querySelector("input");
+      input.name = `term-${term.id}`;
+      input.value = String(point.value);
+      label.querySelector(".scale-number").textContent = ctx.i18n.number(point.value);
+      label.querySelector(".scale-label").textContent = point.label;
+      return label;
+    }),
+  );
+  return group;
+}
+
+function showTrial(ctx, view) {
+  const { trial, progress } = view;
+  const { i18n } = ctx;
+  ctx.progress.update(progress.done, progress.total, view.estimated_seconds_remaining);
+  const section = ctx.show("rating");
+  i18n.fill(section.querySelector("[data-trial-title]"), "trial_title", {
+    number: i18n.number(progress.done + 1),
+    total: i18n.number(progress.total),
+  });
+  const form = section.querySelector("[data-rating-form]");
+  const button = form.querySelector("[type=submit]");
+  const hint = section.querySelector("[data-rating-hint]");
+  let busy = false;
+  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, { onChange: update });
+  player.volume = ctx.volume;
+  form.querySelector("[data-terms]").replaceChildren(...trial.terms.map((term) => termGroup(ctx, trial, term)));
+
+  function ratings() {
+    const answered = {};
+    for (const input of form.querySelectorAll("input:checked")) {
+      answered[input.name.slice("term-".length)] = Number(input.value);
+    }
+    return answered;
+  }
+
+  function update() {
+    const complete = Object.keys(ratings()).length === trial.terms.length;
+    button.disabled = busy || !player.listened || !complete;
+    if (!busy) {
+      hint.textContent = !player.listened
+        ? i18n.t("audio_listen_first")
+        : complete
+          ? ""
+          : i18n.t("answer_all_terms");
+    }
+  }
+
+  form.onchange = update;
+  form.onkeydown = (event) => {
+    const value = digitOf(event);
+    const group = event.target.closest(".term");
+    if (value === null || !group) return;
+    event.preventDefault();
+    const input = group.querySelector(`input[value="${value}"]`);
+    input.checked = true;
+    input.focus();
+    update();
+  };
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    busy = true;
+    update();
+    hint.textContent = i18n.t("saving");
+    const body = { ratings: ratings(), audio_played_seconds: player.playedSeconds };
+    try {
+      await ctx.api.post(ctx.urls.rating_submit.replace("{id}", String(trial.id)), body);
+      player.pause();
+      await next(ctx);
+    } catch (error) {
+      // Pressing the button again resends these very answers, which the server accepts
+      // once however often they arrive.
+      busy = false;
+      update();
+      if (error instanceof ApiError && error.status === 409) {
+        await next(ctx).catch((failure) => ctx.fail(failure)); // answered before, or released
+      } else if (error instanceof ApiError && error.fields.audio_played_seconds) {
+        hint.textContent = i18n.t("audio_listen_first");
+      } else {
+        await ctx.fail(error);
+      }
+    }
+  };
+
+  player.load(trial.song.audio_url, {
+    start: trial.song.clip_start_seconds,
+    end: trial.song.clip_end_seconds,
+    required: trial.song.clip_seconds,
+  });
+  update();
+}
