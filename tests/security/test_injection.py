@@ -53,6 +53,41 @@ def test_markup_in_entry_answers_is_stored_as_text_and_escaped_in_the_admin(
     assert "&lt;script&gt;" in html
 
 
+def test_markup_in_questionnaire_answers_is_escaped_in_the_admin(api_client, client, study):
+    token = enter(api_client, study).json()["token"]
+    participant = Participant.objects.get(token=token)
+    Participant.objects.filter(pk=participant.pk).update(status=Participant.Status.COMPLETED)
+    answered = api_client.post(
+        "/api/v1/participants/me/questionnaire/",
+        {
+            "gender": "prefer_not",
+            "country": "FR",
+            "native_language": XSS[:60],
+            "musical_training": "none",
+            "technical_problems": XSS,
+        },
+        format="json",
+        HTTP_AUTHORIZATION=f"Participant {token}",
+    )
+    assert answered.status_code == 200, answered.content
+    assert participant_answers(participant)["technical_problems"] == XSS
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    html = client.get(
+        reverse("admin:studies_participant_change", args=[participant.pk])
+    ).content.decode()
+    assert "&lt;script&gt;" in html
+    assert "<script>alert(1)</script>" not in html and 'onerror="alert' not in html
+
+
+def participant_answers(participant):
+    from moodlab.studies.models import QuestionnaireResponse
+
+    return QuestionnaireResponse.objects.get(participant=participant).answers
+
+
 def test_markup_in_a_tag_is_refused_and_escaped_in_the_admin_if_stored_anyway(client, study):
     """The normaliser refuses < and >; a tag stored before that rule still renders inert."""
     from tests.factories import UserFactory
