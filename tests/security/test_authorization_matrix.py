@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from moodlab.studies.admin_scoping import StudyScopedAdmin
+from moodlab.studies.prescreens import prescreen_audio_url
 from tests.security.conftest import World
 
 ROLES = ("anonymous", "participant_a", "participant_b", "researcher_x", "researcher_y", "superuser")
@@ -183,6 +184,47 @@ API_ROUTES: dict[str, list[Probe]] = {
         )
     ],
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],
+    "v1:participant-state": [
+        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/")
+    ],
+    "v1:participant-consent": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/consent/", {})
+    ],
+    "v1:participant-volume": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/participants/me/volume/",
+            {"level": "loud"},
+        )
+    ],
+    "v1:participant-headphones": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/participants/me/headphones/",
+            {"answers": "x"},
+        )
+    ],
+    "v1:participant-vocabulary": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/participants/me/vocabulary/",
+            {"answers": "x"},
+        )
+    ],
+    "v1:participant-questionnaire": [
+        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/questionnaire/")
+    ],
+    # A prescreen sound by signed, expiring link: <audio> elements cannot send a token.
+    "v1:participant-prescreen-audio": [
+        Probe(
+            "public",
+            "get",
+            lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
+        )
+    ],
 }
 
 # Audio clips are the stimuli every participant's browser plays, by unguessable file names.
