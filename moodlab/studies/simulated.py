@@ -93,7 +93,7 @@ class SimulatedSession:
         items = self.get(ME + "vocabulary/")["items"]
         slips = self.rng.random(len(items)) < self.rater.vocabulary_error_rate
         answers = [
-            {"id": item["id"], "is_word": real[item["id"]] != slip}
+            {"id": item["id"], "is_word": real[item["id"]] != bool(slip)}
             for item, slip in zip(items, slips, strict=True)
         ]
         self.post(ME + "vocabulary/", {"answers": answers})
