@@ -11,6 +11,7 @@ does. Like the trial loops, it downloads no audio.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -167,6 +168,28 @@ def simulate_session(
             trials = take_trials(session)
         else:
             session.answer(step)
+
+
+class PatientTransport(httpx.BaseTransport):
+    """Waits out a 429 for its Retry-After seconds and asks again, as a patient person would.
+
+    Simulated participants all come from one address, so a run larger than the per-address
+    entry limit (THROTTLE_PARTICIPANT_START) is paced by it rather than failed.
+    """
+
+    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
+        self.transport = transport or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        while True:
+            response = self.transport.handle_request(request)
+            if response.status_code != httpx.codes.TOO_MANY_REQUESTS:
+                return response
+            response.close()
+            time.sleep(float(response.headers.get("Retry-After", 1)))
+
+    def close(self) -> None:
+        self.transport.close()
 
 
 def response_json(response: httpx.Response) -> Any:

@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from elicitation.simulated import simulate_elicitation_participant
 from moodlab.simulation import MoodModel, RaterKind, RaterProfile
 from moodlab.studies.models import Participant, PrescreenResult, QuestionnaireResponse, Study
+from moodlab.studies.simulated import PatientTransport
 from moodlab.studies.steps import enabled_steps
 from rating.models import Rating, Trial
 from tests.conftest import build_study
@@ -168,3 +169,25 @@ def test_a_simulated_elicitation_participant_takes_every_step_and_completes(live
     assert participant.status == Participant.Status.COMPLETED
     assert participant.prescreen_results.filter(passed=True).count() == 3
     assert participant.questionnaire.answers["country"] == "KR"
+
+
+def test_a_throttled_request_is_sent_again_after_the_wait_the_server_names():
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(429, headers={"Retry-After": "0"}),
+            httpx.Response(201, json={"token": "t"}),
+        ]
+    )
+    sent: list[bytes] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request.read())
+        return next(answers)
+
+    transport = PatientTransport(httpx.MockTransport(server))
+    with httpx.Client(base_url="http://moodlab.invalid", transport=transport) as client:
+        response = client.post("/api/v1/participants/", json={"study": "demo"})
+
+    assert response.status_code == 201
+    assert sent == [b'{"study":"demo"}'] * 3

@@ -21,7 +21,7 @@ from django.db import connections
 from moodlab.simulation import MoodModel
 from moodlab.studies.management.study_option import add_study_option, get_study
 from moodlab.studies.models import Participant, Study
-from moodlab.studies.simulated import SessionOutcome
+from moodlab.studies.simulated import PatientTransport, SessionOutcome
 from moodlab.wsgi import application
 
 
@@ -112,7 +112,9 @@ class Command(BaseCommand):
             rng = np.random.default_rng([options["seed"], codes.index(code), index])
             rater = model.draw_rater(rng)
             try:
-                with httpx.Client(base_url=base_url, timeout=60) as client:
+                with httpx.Client(
+                    base_url=base_url, timeout=60, transport=PatientTransport()
+                ) as client:
                     session = simulate(
                         client,
                         study_slug=study.slug,
