@@ -14,7 +14,7 @@ from elicitation.simulated import simulate_elicitation_participant
 from moodlab.simulation import MoodModel, RaterKind, RaterProfile
 from moodlab.studies.models import Participant, PrescreenResult, QuestionnaireResponse, Study
 from moodlab.studies.simulated import PatientTransport
-from moodlab.studies.steps import enabled_steps
+from moodlab.studies.steps import STEP_ORDER, enabled_steps
 from rating.models import Rating, Trial
 from tests.conftest import build_study
 from tests.elicitation.factories import elicitation_study
@@ -27,14 +27,7 @@ CAREFUL = RaterProfile(
 
 def every_step_study() -> Study:
     study = build_study(locales=LOCALES, trials_per_participant=2, repeat_trials=1)
-    assert enabled_steps(study) == [
-        "consent",
-        "volume_calibration",
-        "headphone_check",
-        "vocabulary_check",
-        "trials",
-        "questionnaire",
-    ]
+    assert enabled_steps(study) == list(STEP_ORDER)
     return study
 
 
