@@ -20,6 +20,7 @@ from analysis.models import JobRun
 from analysis.tasks import export_snapshot
 from moodlab.studies.models import Study
 from rating.models import Rating
+from tests.conftest import beat_task_scheduled_by
 from tests.factories import StudyFactory, UserFactory
 from tests.faults.conftest import ROOT, database_url
 from tests.rating.factories import rating_study_with
@@ -136,3 +137,11 @@ def test_a_job_requested_while_the_broker_is_down_is_sent_by_the_next_sweep(
     assert sent == [{"args": (study.pk,), "task_id": job.task_id}]
     assert JobRun.objects.get(pk=job.pk).queued_at is not None
     assert jobs_send_unsent() == 0
+
+
+def test_beat_sweeps_for_unsent_jobs_every_minute(transactional_db):
+    task = beat_task_scheduled_by(
+        "analysis.migrations.0004_requeue_schedule", "analysis.requeue_unsent_jobs"
+    )
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (1, "minutes")
