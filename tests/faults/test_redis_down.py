@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 import redis
+from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.authtoken.models import Token
@@ -113,7 +114,7 @@ def test_participants_rate_and_researchers_queue_jobs_while_redis_is_down(app_se
 
 
 def test_a_job_requested_while_the_broker_is_down_is_sent_by_the_next_sweep(
-    db, monkeypatch, django_capture_on_commit_callbacks
+    db, monkeypatch, django_capture_on_commit_callbacks, admin_client
 ):
     study = StudyFactory()
     sent = []
@@ -126,6 +127,8 @@ def test_a_job_requested_while_the_broker_is_down_is_sent_by_the_next_sweep(
         job = job_request(study_id=study.pk, kind=JobRun.Kind.EXPORT, user=None)
     job.refresh_from_db()
     assert job.queued_at is None
+    history = admin_client.get(reverse("admin:analysis_jobrun_changelist")).content.decode()
+    assert "waiting for the broker" in history
     assert jobs_send_unsent() == 0  # too young: its own request may still be sending it
 
     JobRun.objects.filter(pk=job.pk).update(requested_at=timezone.now() - timedelta(minutes=2))
