@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from moodlab.studies.services import study_add_locale, study_set_phase
 from moodlab.studies.song_import import AudioSource, songs_import
 from tests.factories import StudyFactory, UserFactory
 
-GLOBALMOOD = Path(__file__).resolve().parents[1] / "moodlab" / "studies" / "demo_data"
+REPO = Path(__file__).resolve().parents[1]
+GLOBALMOOD = REPO / "moodlab" / "studies" / "demo_data"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -20,7 +22,9 @@ def _compiled_catalogues() -> None:
     """Only the .po catalogues are committed; the pages translate from compiled ones."""
     from django.core.management import call_command
 
-    call_command("compilemessages", ignore_patterns=[".*", "var"], verbosity=0)
+    # compilemessages searches the working directory's tree for locale folders.
+    with contextlib.chdir(REPO):
+        call_command("compilemessages", ignore_patterns=[".*", "var"], verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import get_language_from_request
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from elicitation.api.views import MAX_NEW_TAGS_PER_TURN
@@ -115,6 +116,7 @@ def _session_participant(request: HttpRequest) -> Participant | None:
     return Participant.objects.select_related("study", "locale").filter(token=token).first()
 
 
+@never_cache
 @require_safe
 def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -> HttpResponse:
     """Start or resume a session from the panel's link, then redirect to the session page.
@@ -160,6 +162,7 @@ def _to_session(locale: StudyLocale) -> HttpResponseRedirect:
     return redirect("participant-session", study_slug=locale.study.slug, locale_code=locale.code)
 
 
+@never_cache
 @require_safe
 def participant_session(request: HttpRequest, study_slug: str, locale_code: str) -> HttpResponse:
     """The page shell of a session; its scripts ask the API which step comes next."""
@@ -169,6 +172,8 @@ def participant_session(request: HttpRequest, study_slug: str, locale_code: str)
             request, "no_session", language=_known_language(request, locale_code)
         )
     locale = participant.locale
+    if locale.code != locale_code:
+        return _to_session(locale)
     study = participant.study
     translation.activate(locale.language)
     config = {

@@ -28,7 +28,7 @@ function retryDelay(response, attempt) {
 }
 
 export function createApi({ csrfToken, onRetry }) {
-  async function send(method, url, body) {
+  async function send(method, url, body, retries = RETRY_DELAYS_MS.length) {
     const init = {
       method,
       credentials: "same-origin",
@@ -44,9 +44,9 @@ export function createApi({ csrfToken, onRetry }) {
       try {
         response = await fetch(url, init);
       } catch {
-        if (attempt >= RETRY_DELAYS_MS.length) throw new NetworkError();
+        if (attempt >= retries) throw new NetworkError();
       }
-      if (response && !(RETRY_STATUSES.has(response.status) && attempt < RETRY_DELAYS_MS.length)) {
+      if (response && !(RETRY_STATUSES.has(response.status) && attempt < retries)) {
         const data = await response.json().catch(() => null);
         if (!response.ok) throw new ApiError(response.status, data);
         return data;
@@ -58,6 +58,8 @@ export function createApi({ csrfToken, onRetry }) {
 
   return {
     get: (url) => send("GET", url),
+    // For requests nobody waits on (suggestions): one try, no retry notice.
+    peek: (url) => send("GET", url, undefined, 0),
     post: (url, body = {}) => send("POST", url, body),
   };
 }

@@ -60,11 +60,8 @@ function showTurn(ctx, state) {
   const { i18n } = ctx;
   const limits = ctx.config.elicitation;
   ctx.progress.update(progress.done, progress.total, secondsLeft(ctx, state));
+  ctx.trialTitle("elicitation", progress);
   const section = ctx.show("elicitation");
-  i18n.fill(section.querySelector("[data-trial-title]"), "trial_title", {
-    number: i18n.number(progress.done + 1),
-    total: i18n.number(progress.total),
-  });
   const form = section.querySelector("[data-turn-form]");
   const button = form.querySelector("[type=submit]");
   const hint = section.querySelector("[data-turn-hint]");
@@ -172,7 +169,7 @@ function showTurn(ctx, state) {
       return;
     }
     const url = `${ctx.urls.elicitation_tags}?${new URLSearchParams({ q: query })}`;
-    const found = await ctx.api.get(url).catch(() => []);
+    const found = await ctx.api.peek(url).catch(() => []);
     if (input.value.trim() === query) {
       suggestions.replaceChildren(...found.map((tag) => new Option(tag.text, tag.text)));
     }

@@ -16,13 +16,16 @@ export async function startRating(ctx) {
   }
 }
 
-async function next(ctx) {
-  const view = await ctx.api.get(ctx.urls.rating_trial);
+async function proceed(ctx, view) {
   if (view.finished) {
     await finish(ctx);
   } else {
     showTrial(ctx, view);
   }
+}
+
+async function next(ctx) {
+  await proceed(ctx, await ctx.api.get(ctx.urls.rating_trial));
 }
 
 async function finish(ctx) {
@@ -69,11 +72,8 @@ function showTrial(ctx, view) {
   const { trial, progress } = view;
   const { i18n } = ctx;
   ctx.progress.update(progress.done, progress.total, view.estimated_seconds_remaining);
+  ctx.trialTitle("rating", progress);
   const section = ctx.show("rating");
-  i18n.fill(section.querySelector("[data-trial-title]"), "trial_title", {
-    number: i18n.number(progress.done + 1),
-    total: i18n.number(progress.total),
-  });
   const form = section.querySelector("[data-rating-form]");
   const button = form.querySelector("[type=submit]");
   const hint = section.querySelector("[data-rating-hint]");
@@ -121,9 +121,12 @@ function showTrial(ctx, view) {
     hint.textContent = i18n.t("saving");
     const body = { ratings: ratings(), audio_played_seconds: player.playedSeconds };
     try {
-      await ctx.api.post(ctx.urls.rating_submit.replace("{id}", String(trial.id)), body);
+      const submitted = await ctx.api.post(
+        ctx.urls.rating_submit.replace("{id}", String(trial.id)),
+        body,
+      );
       player.pause();
-      await next(ctx);
+      await proceed(ctx, submitted.next); // the answer carries the next trial
     } catch (error) {
       // Pressing the button again resends these very answers, which the server accepts
       // once however often they arrive.

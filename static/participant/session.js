@@ -51,6 +51,14 @@ const ctx = {
     return section;
   },
 
+  // Titled before it is shown, so the heading that takes the focus is already read out.
+  trialTitle(step, progress) {
+    i18n.fill(document.querySelector(`[data-step="${step}"] [data-trial-title]`), "trial_title", {
+      number: i18n.number(progress.done + 1),
+      total: i18n.number(progress.total),
+    });
+  },
+
   alert(message) {
     alertBox.textContent = message;
     alertBox.hidden = !message;

@@ -60,6 +60,8 @@ def open_entry_link(page: Page, live_server, study: Study, locale: str, pid: str
 def step(page: Page, name: str):
     section = page.locator(f'[data-step="{name}"]')
     expect(section).to_be_visible()
+    # Laid out for a 360-pixel phone: nothing sticks out sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
     return section
 
 
@@ -192,14 +194,15 @@ def test_a_rating_session_from_entry_link_to_completion_redirect(
     )
 
 
-def seed_earlier_listener(study: Study, locale: str, tag: str) -> None:
-    """Someone who tagged every song before: the participant has tags to rate."""
+def seed_earlier_listener(study: Study, locale: str, tag: str, *, songs: int) -> None:
+    """Someone who tagged some songs before: on those the participant has a tag to rate."""
     earlier = ready_for_trials(
         ParticipantFactory(
             locale=study.locales.get(code=locale), phase=Participant.Phase.ELICITATION
         )
     )
-    while (turn := turn_claim(participant=earlier)) is not None:
+    for _song in range(songs):
+        turn = turn_claim(participant=earlier)
         turn_submit(
             participant=earlier,
             turn_id=turn.pk,
@@ -207,13 +210,19 @@ def seed_earlier_listener(study: Study, locale: str, tag: str) -> None:
         )
 
 
+def add_tag(turn, text: str) -> None:
+    field = turn.locator("[data-new-tag]")
+    field.fill(text)
+    field.press("Enter")
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_an_elicitation_session_rates_earlier_tags_and_adds_new_ones(
     page, live_server, screenshot, locale
 ):
-    study = small_study("elicitation", songs=2, turns_per_participant=2)
+    study = small_study("elicitation", songs=3, turns_per_participant=3)
     earlier_tag, prefix, own_tag = TAGS[locale]
-    seed_earlier_listener(study, locale, earlier_tag)
+    seed_earlier_listener(study, locale, earlier_tag, songs=2)
     participant = open_entry_link(page, live_server, study, locale, f"pid-elicit-{locale}")
     pass_consent_and_prescreens(page, participant, locale, screenshot)
 
@@ -221,25 +230,33 @@ def test_an_elicitation_session_rates_earlier_tags_and_adds_new_ones(
     screenshot(page, f"{locale}-elicitation-instructions")
     instructions.locator("[data-start]").click()
 
-    for number, (stars, added) in enumerate([("4", own_tag), ("flag", None)], start=1):
-        turn = step(page, "elicitation")
-        submit = turn.locator("[type=submit]")
+    # The least-advanced chain comes first: nobody has described its song yet.
+    turn = step(page, "elicitation")
+    submit = turn.locator("[type=submit]")
+    expect(turn.locator("[data-first-listener]")).to_be_visible()
+    expect(turn.locator(".tag-rating")).to_have_count(0)
+    play_clip(turn)
+    expect(submit).to_be_disabled()  # something to say about the song is required
+    add_tag(turn, earlier_tag)
+    screenshot(page, f"{locale}-elicitation-first-listener")
+    submit.click()
+
+    for number, stars in enumerate(["4", "flag"], start=2):
+        expect(turn.locator("[data-trial-title]")).to_have_text(
+            trial_title(page, locale, number, 3)
+        )
         expect(turn.locator(".tag-rating legend")).to_contain_text(earlier_tag)
         expect(submit).to_be_disabled()
         play_clip(turn)
         turn.locator(f'.tag-rating input[value="{stars}"]').check(force=True)
-        if added:
-            field = turn.locator("[data-new-tag]")
-            field.fill(prefix)
+        if number == 2:
+            turn.locator("[data-new-tag]").fill(prefix)
             expect(turn.locator(f'#tag-suggestions option[value="{earlier_tag}"]')).to_have_count(1)
-            field.fill(own_tag)
-            field.press("Enter")
+            add_tag(turn, own_tag)
             expect(turn.locator("[data-new-tags] li")).to_have_count(1)
             screenshot(page, f"{locale}-elicitation-turn")
         expect(submit).to_be_enabled()
         submit.click()
-        if number == 1:
-            expect(turn.locator("[data-new-tags] li")).to_have_count(0)
 
     fill_questionnaire(page, locale, screenshot)
     complete = step(page, "complete")
@@ -251,8 +268,8 @@ def test_an_elicitation_session_rates_earlier_tags_and_adds_new_ones(
     assert participant.status == Participant.Status.COMPLETED
     ratings = TagRating.objects.filter(turn__participant=participant).order_by("turn__submitted_at")
     assert [(rating.value, rating.flagged) for rating in ratings] == [(4, False), (None, True)]
-    added = TagAddition.objects.filter(turn__participant=participant)
-    assert [addition.text for addition in added] == [own_tag]
+    added = TagAddition.objects.filter(turn__participant=participant).order_by("turn__submitted_at")
+    assert [addition.text for addition in added] == [earlier_tag, own_tag]
 
 
 @pytest.mark.parametrize("locale", ["en-US", "ar-EG"])

@@ -125,3 +125,16 @@ def test_the_session_page_is_in_the_participants_language_without_inline_script(
 
 def test_only_get_opens_the_entry_link(client, locale):
     assert client.post("/study/open/ko-KR/?PROLIFIC_PID=pid-1").status_code == 405
+
+
+def test_the_session_page_lives_at_the_participants_own_locale(client, locale):
+    client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    response = client.get("/study/open/fr-FR/session/")
+    assert response.status_code == 302
+    assert response["Location"] == "/study/open/ko-KR/session/"
+
+
+def test_the_session_page_is_never_cached(client, locale):
+    client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    response = client.get("/study/open/ko-KR/session/")
+    assert "no-store" in response["Cache-Control"]
