@@ -152,17 +152,32 @@ def wait_healthy(base_url: str, web: subprocess.Popen[bytes]) -> dict[str, Any]:
     raise SystemExit("the stack did not become healthy within 90 s")
 
 
+def cpu_seconds_of(pid: int) -> tuple[int, float]:
+    """(process group, user + system CPU seconds) of a live process; (-1, 0) once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1, 0.0
+    # Fields after the name: state, ppid, pgrp, ..., utime and stime 12th and 13th.
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds_of_group(pgid: int) -> float:
-    """User + system CPU of every live process in a process group (gunicorn and its workers)."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ...
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+    """CPU of every live process in a process group (gunicorn and its workers)."""
+    processes = (
+        cpu_seconds_of(int(stat.parent.name)) for stat in Path("/proc").glob("[0-9]*/stat")
+    )
+    return sum(seconds for group, seconds in processes if group == pgid)
+
+
+def database_backends_cpu() -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving this database (same machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return {pid: cpu_seconds_of(pid)[1] for (pid,) in cursor.fetchall()}
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -264,6 +279,7 @@ class Phase:
     wall: float
     generator_cpu: float
     server_cpu: float
+    database_cpu: float
     machine_busy: float
     machine_total: float
 
@@ -271,7 +287,8 @@ class Phase:
         cores = os.cpu_count() or 1
         return (
             f"CPU over {self.wall:.1f} s: load generator {self.generator_cpu / self.wall:.0%} of"
-            f" a core, gunicorn {self.server_cpu / self.wall:.0%}, machine"
+            f" a core, gunicorn {self.server_cpu / self.wall:.0%}, PostgreSQL backends"
+            f" {self.database_cpu / self.wall:.0%}, machine"
             f" {self.machine_busy / self.machine_total:.0%} of {cores} cores busy"
         )
 
@@ -279,14 +296,18 @@ class Phase:
 def measured(web_pid: int, run: Any) -> Phase:
     generator = resource.getrusage(resource.RUSAGE_SELF)
     server = cpu_seconds_of_group(web_pid)
+    database = database_backends_cpu()
     busy, total = machine_busy_seconds()
     wall = run()
     after = resource.getrusage(resource.RUSAGE_SELF)
     busy_after, total_after = machine_busy_seconds()
+    # Backends that closed during the phase are missed: persistent connections keep them.
+    database_after = database_backends_cpu()
     return Phase(
         wall=wall,
         generator_cpu=after.ru_utime + after.ru_stime - generator.ru_utime - generator.ru_stime,
         server_cpu=cpu_seconds_of_group(web_pid) - server,
+        database_cpu=sum(cpu - database.get(pid, 0.0) for pid, cpu in database_after.items()),
         machine_busy=busy_after - busy,
         machine_total=total_after - total,
     )

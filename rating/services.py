@@ -1,12 +1,14 @@
 """Rating sessions: the term plan, balanced song allocation, submission, release, recounts.
 
-Concurrency: every allocation in a locale (drawing a participant's terms, choosing their next
-song) runs under one PostgreSQL transaction-level advisory lock per locale. Allocation reads
-the small Cell ledger (one row per song × term, ~24,000 per locale at the reference size),
-picks a song and bumps its counters in a few milliseconds, so serialising it per locale is
-both correct (no two sessions can both take the last free place of a cell) and fast; other
-locales and all submissions run in parallel. Counters only ever go down outside the lock
-(releases), which can never over-assign a cell; recounts take the lock.
+Concurrency: allocation reads the small Cell ledger (one row per song × term, ~24,000 per
+locale at the reference size) without locks, then claims a song by locking that song's cells
+for the participant's terms with SELECT … FOR UPDATE SKIP LOCKED and checking them again:
+two sessions can never both take the last free place of a cell, and a session never waits
+for another's song, it takes the next candidate. One session allocates one trial at a time
+(an advisory lock per participant). Term draws are serialised per locale (they spread
+sessions over the terms); recounts rebuild a locale's counters under an exclusive advisory
+lock that allocations hold shared. Counters only ever go down outside these locks
+(releases), which can never over-assign a cell.
 """
 
 from __future__ import annotations
@@ -37,19 +39,26 @@ from moodlab.studies.services import participant_finish, participant_touch
 from rating.exceptions import TrialConflict
 from rating.models import Cell, Rating, SessionTerm, Trial
 
-# First key of the two-key advisory locks that serialise allocation; the second is the locale.
-ALLOCATION_LOCK_NAMESPACE = 0x52415447  # "RATG"
+# First keys of the two-key advisory locks; the second key is the locale or the participant.
+ALLOCATION_LOCK_NAMESPACE = 0x52415447  # "RATG": allocations (shared) against recounts
+TERM_DRAW_LOCK_NAMESPACE = 0x52415444  # "RATD": term draws of one locale, one at a time
+PARTICIPANT_LOCK_NAMESPACE = 0x52415450  # "RATP": one allocation at a time per session
+# Songs tried per ledger read before reading it again; others may be claiming the first ones.
+CLAIM_CANDIDATES = 8
+# Ledger reads that skip locked songs before waiting for one: a safety net, never reached
+# unless allocations pile up on a handful of songs for a long time.
+CLAIM_ROUNDS = 20
 # Players report play time a little short of the clip (decoder start-up, rounding).
 AUDIO_TOLERANCE_SECONDS = 0.5
 
 
-def _lock_locale_allocation(locale_id: int) -> None:
-    # SQLite (the embedded default) serialises writers by itself; the lock is PostgreSQL's.
+def _advisory_lock(namespace: int, key: int, *, shared: bool = False) -> None:
+    """A lock held until the transaction ends; SQLite (the embedded default) serialises
+    writers by itself, so the lock is PostgreSQL's."""
     if connection.vendor == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [ALLOCATION_LOCK_NAMESPACE, locale_id]
-            )
+            cursor.execute(f"SELECT {function}(%s, %s)", [namespace, key])
 
 
 def _require_rating_participant(participant: Participant) -> None:
@@ -77,7 +86,7 @@ def rating_session_start(*, participant: Participant) -> list[Term]:
     """
     _require_rating_participant(participant)
     with transaction.atomic():
-        _lock_locale_allocation(participant.locale_id)
+        _advisory_lock(TERM_DRAW_LOCK_NAMESPACE, participant.locale_id)
         existing = session_terms(participant=participant)
         if existing:
             return existing
@@ -132,8 +141,9 @@ def trial_serve(*, participant: Participant) -> Trial | None:
     held = _held_trial(participant)
     if held is not None:
         return held
+    _advisory_lock(PARTICIPANT_LOCK_NAMESPACE, participant.pk)
     terms = session_terms(participant=participant) or rating_session_start(participant=participant)
-    _lock_locale_allocation(participant.locale_id)
+    _advisory_lock(ALLOCATION_LOCK_NAMESPACE, participant.locale_id, shared=True)
     counts = Trial.objects.filter(participant=participant).aggregate(
         trials=Count("id"),
         regular=Count("id", filter=Q(is_repeat=False)),
@@ -146,9 +156,15 @@ def trial_serve(*, participant: Participant) -> Trial | None:
     study = participant.study
     position = counts["trials"] + 1
     if counts["repeats"] == 0 and counts["regular"] < study.trials_per_participant:
-        song_id = _least_rated_song(participant, study, [term.pk for term in terms])
+        term_ids = [term.pk for term in terms]
+        song_id = _claim_least_rated_song(participant, study, term_ids)
         if song_id is not None:
-            return _assign(participant, song_id, [term.pk for term in terms], position)
+            return Trial.objects.create(
+                participant=participant,
+                locale_id=participant.locale_id,
+                song_id=song_id,
+                position=position,
+            )
     if counts["repeats"] < study.repeat_trials:
         original = (
             Trial.objects.filter(
@@ -173,16 +189,55 @@ def trial_serve(*, participant: Participant) -> Trial | None:
     return None
 
 
-def _least_rated_song(participant: Participant, study: Study, term_ids: list[int]) -> int | None:
-    """One of the songs whose cells for these terms have the fewest ratings, at random.
+def _claim_least_rated_song(
+    participant: Participant, study: Study, term_ids: list[int]
+) -> int | None:
+    """Take a place in each of a least-rated song's cells for these terms; None if none is left.
+
+    Candidates come from a lock-free read of the ledger. A candidate is claimed only if all
+    its cells can be locked at once without waiting and are still as full as read (or
+    emptier): then no cell goes over the target, and songs stay level as the order intends.
+    Otherwise the next candidate is tried, and the ledger read again when all are taken.
+    """
+    for attempt in range(CLAIM_ROUNDS + 1):
+        candidates = _least_rated_songs(participant, study, term_ids)
+        if not candidates:
+            return None
+        # The last round waits for the best song instead of skipping it.
+        for song_id, fullest in candidates if attempt < CLAIM_ROUNDS else candidates[:1]:
+            cells = Cell.objects.filter(
+                locale_id=participant.locale_id, song_id=song_id, term__in=term_ids
+            )
+            locked = list(
+                cells.select_for_update(skip_locked=attempt < CLAIM_ROUNDS)
+                .order_by("pk")
+                .values_list("pk", "assigned", "retired_at")
+            )
+            if (
+                len(locked) == len(term_ids)
+                and max(assigned for _, assigned, _ in locked) <= fullest
+                and any(retired_at is None for _, _, retired_at in locked)
+            ):
+                Cell.objects.filter(pk__in=[pk for pk, _, _ in locked]).update(
+                    assigned=F("assigned") + 1
+                )
+                return song_id
+    return None
+
+
+def _least_rated_songs(
+    participant: Participant, study: Study, term_ids: list[int]
+) -> list[tuple[int, int]]:
+    """(song, fullest cell) of the songs whose cells for these terms have the fewest ratings.
 
     A song qualifies while every one of its cells is below the target (so none is ever
     over-assigned) and at least one is still open; a retired cell counts as full, so
     adaptive stopping sends raters to songs that still need information. Songs with the
-    emptiest fullest cell come first, then the fewest ratings over all the terms.
+    emptiest fullest cell come first, then the fewest ratings over all the terms, then at
+    random, so that sessions allocating at the same moment spread over the equals.
     """
     target = study.target_ratings_per_cell
-    return (
+    return list(
         Cell.objects.filter(locale_id=participant.locale_id, term__in=term_ids)
         .exclude(song__in=Trial.objects.filter(participant=participant).values("song_id"))
         .values("song")
@@ -199,8 +254,7 @@ def _least_rated_song(participant: Participant, study: Study, term_ids: list[int
         )
         .filter(fullest__lt=target, retired__lt=len(term_ids))
         .order_by("fullest", "load", "?")
-        .values_list("song", flat=True)
-        .first()
+        .values_list("song", "fullest")[:CLAIM_CANDIDATES]
     )
 
 
@@ -223,15 +277,6 @@ def _ensure_cells(participant: Participant, term_ids: list[int]) -> None:
         ],
         ignore_conflicts=True,
         batch_size=5000,
-    )
-
-
-def _assign(participant: Participant, song_id: int, term_ids: list[int], position: int) -> Trial:
-    Cell.objects.filter(locale_id=participant.locale_id, song_id=song_id, term__in=term_ids).update(
-        assigned=F("assigned") + 1
-    )
-    return Trial.objects.create(
-        participant=participant, locale_id=participant.locale_id, song_id=song_id, position=position
     )
 
 
@@ -405,7 +450,7 @@ def cells_recount(*, locale_ids: list[int], counted: QuerySet[Participant]) -> N
     come back. Runs under the locales' allocation locks, so no allocation sees a half count.
     """
     for locale_id in sorted(locale_ids):
-        _lock_locale_allocation(locale_id)
+        _advisory_lock(ALLOCATION_LOCK_NAMESPACE, locale_id)
     counted_sql, counted_params = counted.values("pk").query.sql_with_params()
     locales = ", ".join(["%s"] * len(locale_ids))
     cell, rating, trial = Cell._meta.db_table, Rating._meta.db_table, Trial._meta.db_table

@@ -97,3 +97,33 @@ print(json.dumps({"status": r.status_code, "retry": r.get("Retry-After"), "body"
     assert seen["status"] == 503
     assert seen["retry"] == "5"
     assert seen["body"]["error"]["code"] == "database_unavailable"
+
+
+def test_production_responses_carry_hsts_csp_and_the_isolation_headers(tmp_path):
+    code = """
+import json, django
+django.setup()
+from django.test import Client
+r = Client().get("/api/schema/", secure=True, HTTP_HOST="moodlab.example.org")
+print(json.dumps({"status": r.status_code, "headers": dict(r.headers)}))
+"""
+    result = run_in_process(
+        code,
+        {
+            "DJANGO_SETTINGS_MODULE": "moodlab.settings.production",
+            "SECRET_KEY": "k3y-" + "x9Qz" * 16,
+            "ALLOWED_HOSTS": "moodlab.example.org",
+            "MOODLAB_VAR_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    headers = seen["headers"]
+    assert seen["status"] == 200
+    assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["X-Frame-Options"] == "DENY"

@@ -142,7 +142,8 @@ class RatingTrialSubmitApi(RatingApi):
             ]
 
         def get_ratings(self, trial: Trial) -> dict[str, int]:
-            return {str(term): value for term, value in trial.ratings.values_list("term", "value")}
+            # The service stores exactly these or answers a conflict: no need to read them back.
+            return {str(term): value for term, value in self.context["ratings"].items()}
 
         @extend_schema_field(RatingTrialCurrentOutputSerializer)
         def get_next(self, trial: Trial) -> dict[str, object]:
@@ -164,17 +165,18 @@ class RatingTrialSubmitApi(RatingApi):
         participant = self.participant
         serializer = self.RatingTrialSubmitInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        ratings = serializer.validated_data["ratings"]
         trial = trial_submit(
             participant=participant,
             trial_id=trial_id,
-            ratings=serializer.validated_data["ratings"],
+            ratings=ratings,
             audio_played_seconds=serializer.validated_data["audio_played_seconds"],
         )
         # Served after the submission committed: an acknowledged rating never waits on,
         # or rolls back with, the allocation of the next trial.
         return Response(
             self.RatingTrialSubmitOutputSerializer(
-                trial, context={"next": self.current_trial()}
+                trial, context={"ratings": ratings, "next": self.current_trial()}
             ).data
         )
 

@@ -4,7 +4,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 
 from moodlab.studies.models import Participant
@@ -92,3 +92,37 @@ def test_two_hundred_sessions_at_once_never_overfill_a_cell_or_repeat_a_song(
     }
     ledger = {(c.song_id, c.term_id): (c.assigned, c.rated) for c in Cell.objects.all()}
     assert ledger == {cell: (n, n) for cell, n in counted.items()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_allocation_takes_a_free_song_instead_of_waiting_for_one_being_claimed():
+    study = rating_study_with(terms_per_locale=7, trials_per_participant=5, repeat_trials=0)
+    participant = participant_in(study)
+    trial_serve(participant=participant)  # draws the terms and creates the cells
+    Trial.objects.all().delete()
+    Cell.objects.update(assigned=0)
+    free_song = study.songs.order_by("pk").last()
+    locked, release = threading.Event(), threading.Event()
+
+    def claim_every_other_song() -> None:
+        try:
+            with transaction.atomic():
+                list(Cell.objects.select_for_update().exclude(song=free_song))
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=claim_every_other_song)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test
+            trial = trial_serve(participant=participant)
+        assert trial.song_id == free_song.pk
+    finally:
+        release.set()
+        holder.join()
+    assert set(Cell.objects.filter(assigned=1).values_list("song", flat=True)) == {free_song.pk}

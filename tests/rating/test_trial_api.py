@@ -285,7 +285,7 @@ def test_the_trial_endpoints_make_a_bounded_number_of_queries(
     # submission's count includes allocating and showing the next trial.
     with django_assert_max_num_queries(6):
         client.get(CURRENT)
-    with django_assert_max_num_queries(21):
+    with django_assert_max_num_queries(22):
         client.post(submit_url(trial["id"]), answer(trial), format="json")
 
 

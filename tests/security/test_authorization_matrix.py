@@ -33,9 +33,8 @@ ALLOWED = {
     "researcher_of_study": {"researcher_x", "superuser"},
     "unpublished_data": {"researcher_x", "superuser"},
     "published_data": set(ROLES),
-    # The session page reads the participant from the Django session the entry link sets;
-    # no API credential reaches it (tests/studies/test_pages.py covers the browser's way).
-    "browser_session": set(),
+    "forged_signature": set(),  # a signed URL nobody signed: refused to everyone alike
+    "browser_session": set(),  # only the session cookie opens it, no API credential
 }
 
 
@@ -71,6 +70,35 @@ API_ROUTES: dict[str, list[Probe]] = {
     "schema": [Probe("public", "get", lambda w: "/api/schema/")],
     "api-docs": [Probe("public", "get", lambda w: "/api/docs/")],
     "v1:participant-enter": [Probe("public", "post", lambda w: "/api/v1/participants/", {})],
+    "v1:participant-state": [
+        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/")
+    ],
+    "v1:participant-consent": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/consent/", {})
+    ],
+    "v1:participant-volume": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/volume/", {})
+    ],
+    "v1:participant-headphones": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/headphones/", {})
+    ],
+    "v1:participant-vocabulary": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/vocabulary/", {})
+    ],
+    "v1:participant-questionnaire": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/questionnaire/", {})
+    ],
+    "v1:participant-prescreen-audio": [
+        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/")
+    ],
+    # The participant pages: the entry link is public; the session page serves only the
+    # browser holding the session cookie (see test_the_session_page_opens_only_for_its_browser).
+    "participant-entry": [
+        Probe("public", "get", lambda w: f"/study/{w.x.slug}/en-US/?PROLIFIC_PID=matrix")
+    ],
+    "participant-session": [
+        Probe("browser_session", "get", lambda w: f"/study/{w.x.slug}/en-US/session/")
+    ],
     "v1:study-list": [Probe("researcher_listing", "get", lambda w: "/api/v1/studies/")],
     "v1:study-detail": [
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/")
@@ -159,30 +187,43 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:participant-state": [
         Probe("participant_session", "get", lambda w: "/api/v1/participants/me/")
     ],
-    **{
-        f"v1:participant-{step}": [
-            Probe(
-                "participant_session",
-                "post",
-                lambda w, step=step: f"/api/v1/participants/me/{step}/",
-                {},
-            )
-        ]
-        for step in ("consent", "volume", "headphones", "vocabulary", "questionnaire")
-    },
-    # Audio elements can't send a credential: the signed link is the permission.
+    "v1:participant-consent": [
+        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/consent/", {})
+    ],
+    "v1:participant-volume": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/participants/me/volume/",
+            {"level": "loud"},
+        )
+    ],
+    "v1:participant-headphones": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/participants/me/headphones/",
+            {"answers": "x"},
+        )
+    ],
+    "v1:participant-vocabulary": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/participants/me/vocabulary/",
+            {"answers": "x"},
+        )
+    ],
+    "v1:participant-questionnaire": [
+        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/questionnaire/")
+    ],
+    # A prescreen sound by signed, expiring link: <audio> elements cannot send a token.
     "v1:participant-prescreen-audio": [
         Probe(
             "public",
             "get",
             lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
         )
-    ],
-    "participant-entry": [
-        Probe("public", "get", lambda w: f"/study/{w.x.slug}/en-US/?PROLIFIC_PID=probe")
-    ],
-    "participant-session": [
-        Probe("browser_session", "get", lambda w: f"/study/{w.x.slug}/en-US/session/")
     ],
 }
 
@@ -266,6 +307,15 @@ def test_a_participant_session_shows_only_its_own_trial(world):
     other = client_as(world, "participant_b").get("/api/v1/rating/trial/").json()
     assert own["trial"]["id"] == world.trial_a.pk
     assert other["trial"]["id"] != world.trial_a.pk
+
+
+def test_the_session_page_opens_only_for_its_browser(world):
+    browser = Client()
+    entered = browser.get(f"/study/{world.x.slug}/en-US/?PROLIFIC_PID=browser-1", follow=True)
+    assert entered.status_code == 200
+    assert browser.get(f"/study/{world.x.slug}/en-US/session/").status_code == 200
+    assert browser.get(f"/study/{world.y.slug}/en-US/session/").status_code == 403
+    assert Client().get(f"/study/{world.x.slug}/en-US/session/").status_code == 403
 
 
 def test_lists_show_a_researcher_only_their_own_studies(world):
