@@ -88,8 +88,14 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:participant-questionnaire": [
         Probe("participant_session", "post", lambda w: "/api/v1/participants/me/questionnaire/", {})
     ],
+    # A prescreen sound by signed, expiring link: <audio> elements cannot send a token.
     "v1:participant-prescreen-audio": [
-        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/")
+        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/"),
+        Probe(
+            "public",
+            "get",
+            lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
+        ),
     ],
     # The participant pages: the entry link is public; the session page serves only the
     # browser holding the session cookie (see test_the_session_page_opens_only_for_its_browser).
@@ -184,47 +190,6 @@ API_ROUTES: dict[str, list[Probe]] = {
         )
     ],
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],
-    "v1:participant-state": [
-        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/")
-    ],
-    "v1:participant-consent": [
-        Probe("participant_session", "post", lambda w: "/api/v1/participants/me/consent/", {})
-    ],
-    "v1:participant-volume": [
-        Probe(
-            "participant_session",
-            "post",
-            lambda w: "/api/v1/participants/me/volume/",
-            {"level": "loud"},
-        )
-    ],
-    "v1:participant-headphones": [
-        Probe(
-            "participant_session",
-            "post",
-            lambda w: "/api/v1/participants/me/headphones/",
-            {"answers": "x"},
-        )
-    ],
-    "v1:participant-vocabulary": [
-        Probe(
-            "participant_session",
-            "post",
-            lambda w: "/api/v1/participants/me/vocabulary/",
-            {"answers": "x"},
-        )
-    ],
-    "v1:participant-questionnaire": [
-        Probe("participant_session", "get", lambda w: "/api/v1/participants/me/questionnaire/")
-    ],
-    # A prescreen sound by signed, expiring link: <audio> elements cannot send a token.
-    "v1:participant-prescreen-audio": [
-        Probe(
-            "public",
-            "get",
-            lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
-        )
-    ],
 }
 
 # Audio clips are the stimuli every participant's browser plays, by unguessable file names.
