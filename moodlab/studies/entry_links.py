@@ -1,12 +1,14 @@
 """The entry link a researcher gives a recruitment panel, one per locale.
 
-The participant pages serve `entry_path` (URL name `participant-entry`); the panel appends
-its participant id as the locale's `recruiter_id_param`.
+The link opens the participant pages' entry (URL name `participant-entry`); the panel
+appends its participant id as the locale's `recruiter_id_param`.
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
+
+from django.urls import reverse
 
 from moodlab.studies.models import StudyLocale
 
@@ -22,7 +24,9 @@ EXAMPLE_PARTICIPANT_ID = "TEST-1"
 
 
 def entry_path(locale: StudyLocale) -> str:
-    return f"/study/{locale.study.slug}/{locale.code}/"
+    return reverse(
+        "participant-entry", kwargs={"study_slug": locale.study.slug, "locale_code": locale.code}
+    )
 
 
 def entry_link(locale: StudyLocale, *, origin: str) -> str:

@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from moodlab.studies.admin_scoping import StudyScopedAdmin
+from moodlab.studies.prescreens import prescreen_audio_url
 from tests.security.conftest import World
 
 ROLES = ("anonymous", "participant_a", "participant_b", "researcher_x", "researcher_y", "superuser")
@@ -87,8 +88,14 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:participant-questionnaire": [
         Probe("participant_session", "post", lambda w: "/api/v1/participants/me/questionnaire/", {})
     ],
+    # A prescreen sound by signed, expiring link: <audio> elements cannot send a token.
     "v1:participant-prescreen-audio": [
-        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/")
+        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/"),
+        Probe(
+            "public",
+            "get",
+            lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
+        ),
     ],
     # The participant pages: the entry link is public; the session page serves only the
     # browser holding the session cookie (see test_the_session_page_opens_only_for_its_browser).
