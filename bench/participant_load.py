@@ -59,6 +59,7 @@ from rating.models import Cell, Rating, Trial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HTTP_TIMEOUT = httpx.Timeout(120.0)
+TRANSPORT_ATTEMPTS = 3
 # TLS ends at the load balancer in production; it tells the app so, as this header does.
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}
 
@@ -195,6 +196,7 @@ def machine_busy_seconds() -> tuple[float, float]:
 class Results:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: Counter[str] = field(default_factory=Counter)
+    retried: Counter[str] = field(default_factory=Counter)
     acknowledged: dict[int, dict[int, int]] = field(default_factory=dict)
     completed: int = 0
 
@@ -207,11 +209,18 @@ async def call(
     client: httpx.AsyncClient, results: Results, name: str, method: str, url: str, **kwargs: Any
 ) -> Any:
     started = time.perf_counter()
-    try:
-        response = await client.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        results.errors[f"{name}: {type(exc).__name__}"] += 1
-        raise FailedRequestError from exc
+    for attempt in range(1, TRANSPORT_ATTEMPTS + 1):
+        try:
+            response = await client.request(method, url, **kwargs)
+            break
+        except httpx.TransportError as exc:
+            # A worker recycled by max_requests (or killed by its timeout) drops its
+            # connections; every participant API answers an identical retry the same, as a
+            # participant's page retries.
+            results.retried[f"{name}: {type(exc).__name__}"] += 1
+            if attempt == TRANSPORT_ATTEMPTS:
+                results.errors[f"{name}: {type(exc).__name__}"] += 1
+                raise FailedRequestError from exc
     results.latencies[name].append(time.perf_counter() - started)
     if response.status_code >= 400:
         results.errors[f"{name}: HTTP {response.status_code}"] += 1
@@ -326,13 +335,14 @@ def print_latencies(results: Results) -> None:
 
 
 def print_errors(results: Results) -> None:
-    total = sum(results.errors.values())
-    print(f"errors: {total}" + "".join(f"\n  {k}: {n}" for k, n in sorted(results.errors.items())))
+    for label, counts in (("errors", results.errors), ("retried", results.retried)):
+        lines = "".join(f"\n  {k}: {n}" for k, n in sorted(counts.items()))
+        print(f"{label}: {sum(counts.values())}{lines}")
 
 
 def verify_ratings(study: Study, results: Results) -> bool:
     """Every acknowledged rating stored exactly once, nothing stored that was not acknowledged,
-    and the allocator's ledger equal to the ratings it counts."""
+    and the allocator's ledger equal to the ratings and held trials it counts."""
     acknowledged = {
         (trial, term, value)
         for trial, ratings in results.acknowledged.items()
@@ -351,10 +361,17 @@ def verify_ratings(study: Study, results: Results) -> bool:
         .values("song", "term")
         .annotate(n=Count("id"))
     }
+    held: Counter[tuple[int, int]] = Counter(
+        (song, term)
+        for song, term in Trial.objects.filter(
+            participant__study=study, is_repeat=False, status=Trial.Status.HELD
+        ).values_list("song", "participant__rating_terms__term")
+    )
     ledger_off = sum(
         1
         for cell in Cell.objects.filter(locale__study=study).exclude(assigned=0, rated=0)
-        if (cell.assigned, cell.rated) != (counted.get((cell.song_id, cell.term_id)),) * 2
+        if cell.rated != counted.get((cell.song_id, cell.term_id), 0)
+        or cell.assigned != cell.rated + held[(cell.song_id, cell.term_id)]
     )
     print(
         f"ratings: {len(acknowledged)} acknowledged, {len(rows)} stored; lost {len(lost)},"

@@ -106,6 +106,24 @@ def grouping_key(text: str, *, language: str) -> str:
     return " ".join(words)
 
 
+def prefix_keys(text: str, *, language: str) -> set[str]:
+    """The key prefixes a half-typed tag may stand for, for autocomplete.
+
+    The last word may be unfinished, and lemmatising a fragment leads astray ("cal" becomes
+    "calorie"), so it is also tried only folded (case, accents) after the keyed words before
+    it; the whole text keyed as a tag still finds finished inflected words ("happier").
+    """
+    keys = {grouping_key(text, language=language)}
+    language = language_of(language)
+    words = unicodedata.normalize("NFKC", text).casefold().split()
+    if words and language in _LEMMATISED_LANGUAGES:
+        *finished, last = words
+        if language in _ACCENT_OPTIONAL_LANGUAGES:
+            last = _fold_accents(last)
+        keys.add(" ".join([grouping_key(" ".join(finished), language=language), last]).lstrip())
+    return {key for key in keys if key}
+
+
 def _is_control(char: str) -> bool:
     category = unicodedata.category(char)
     return category == "Cc" or (category == "Cf" and char not in _ALLOWED_FORMAT_CHARACTERS)

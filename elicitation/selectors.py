@@ -6,10 +6,10 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 
 from elicitation.models import ChainTag, Turn
-from elicitation.normalization import grouping_key
+from elicitation.normalization import prefix_keys
 from moodlab.studies.models import Participant, StudyLocale
 
 AUTOCOMPLETE_LIMIT = 10
@@ -49,15 +49,18 @@ def tags_autocomplete(
 ) -> list[dict[str, Any]]:
     """Tags already used in the locale whose grouping key starts like the typed prefix.
 
-    The prefix is keyed like a tag (case, accents, Arabic letter variants, Korean spacing),
-    so the btree index with varchar_pattern_ops on (locale, key) serves the lookup. The most
-    widely used groups come first.
+    The prefix is keyed like a tag (case, accents, Arabic letter variants, Korean spacing;
+    `prefix_keys` says how its unfinished last word is treated), so the btree index with
+    varchar_pattern_ops on (locale, key) serves the lookup. The most widely used groups come
+    first.
     """
-    key_prefix = grouping_key(prefix, language=locale.language) if prefix.strip() else ""
-    if not key_prefix:
+    matches = Q()
+    for key_prefix in prefix_keys(prefix, language=locale.language):
+        matches |= Q(key__startswith=key_prefix)
+    if not matches:
         return []
     rows = (
-        ChainTag.objects.filter(locale=locale, key__startswith=key_prefix)
+        ChainTag.objects.filter(matches, locale=locale)
         .values("key")
         .annotate(text=Min("text"), chains=Count("id"))
         .order_by("-chains", "key")[:limit]

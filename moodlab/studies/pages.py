@@ -44,7 +44,6 @@ SCRIPT_STRINGS = {
     "audio_playing": _("Playing…"),
     "audio_listen_first": _("Listen to the whole clip to continue."),
     "audio_listened": _("You have heard the whole clip."),
-    "retry": _("Retry"),
     "network_retrying": _("Connection problem. Trying again…"),
     "network_failed": _(
         "We could not reach the server. Your answers are kept: check your connection and "

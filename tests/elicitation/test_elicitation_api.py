@@ -260,3 +260,26 @@ def test_a_rating_participant_gets_no_elicitation_turn(api_client):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "wrong_phase"
     assert not Turn.objects.exists()
+
+
+def test_autocomplete_matches_unfinished_words_and_finished_inflected_ones(api_client):
+    study = elicitation_study(songs=3)
+    for tag in ("calm", "happy", "very calming"):
+        participant = participant_in(study)
+        state = current_turn(api_client, participant)
+        earlier = {str(tag["id"]): 3 for tag in state["turn"]["tags_to_rate"]}
+        response = submit(api_client, participant, state, ratings=earlier, new_tags=[tag])
+        assert response.status_code == 200, response.json()
+
+    participant = participant_in(study)
+
+    def suggested(prefix: str) -> list[str]:
+        response = client_for(api_client, participant).get(TAGS_URL, {"q": prefix})
+        assert response.status_code == 200
+        return sorted(row["text"] for row in response.json())
+
+    # Lemmatised as words, "ca" and "cal" would become "can" and "calorie" and find nothing.
+    assert suggested("ca") == ["calm"]
+    assert suggested("Cal") == ["calm"]
+    assert suggested("happier") == ["happy"]
+    assert suggested("very cal") == ["very calming"]

@@ -294,3 +294,16 @@ def test_the_rating_endpoints_are_in_the_openapi_schema(api_client, db):
     assert {"/api/v1/rating/trial/", "/api/v1/rating/finish/"} <= set(paths)
     submit = paths["/api/v1/rating/trials/{trial_id}/submit/"]["post"]
     assert {"200", "400", "404", "409"} <= set(submit["responses"])
+
+
+def test_the_schema_documents_the_next_trial_in_the_submission_answer(api_client, db):
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    submit = schema["paths"]["/api/v1/rating/trials/{trial_id}/submit/"]["post"]
+    answer_ref = submit["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    answer = schema["components"]["schemas"][answer_ref.rsplit("/", 1)[1]]
+    next_ref = (
+        answer["properties"]["next"].get("$ref") or answer["properties"]["next"]["allOf"][0]["$ref"]
+    )
+    assert {"trial", "progress", "finished"} <= set(
+        schema["components"]["schemas"][next_ref.rsplit("/", 1)[1]]["properties"]
+    )

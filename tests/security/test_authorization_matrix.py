@@ -88,15 +88,14 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:participant-questionnaire": [
         Probe("participant_session", "post", lambda w: "/api/v1/participants/me/questionnaire/", {})
     ],
-    # A prescreen sound by signed, expiring link (<audio> elements cannot send a token): the
-    # signature is the permission, so a real one opens for everyone and a forged one for none.
+    # A prescreen sound by signed, expiring link: <audio> elements cannot send a token.
     "v1:participant-prescreen-audio": [
+        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/"),
         Probe(
             "public",
             "get",
             lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
         ),
-        Probe("forged_signature", "get", lambda w: "/api/v1/participants/audio/forged:sig/"),
     ],
     # The participant pages: the entry link is public; the session page serves only the
     # browser holding the session cookie (see test_the_session_page_opens_only_for_its_browser).

@@ -119,7 +119,7 @@ def test_the_session_page_is_in_the_participants_language_without_inline_script(
     start = page.index('<script id="participant-config" type="application/json">')
     config = json.loads(page[start:].split(">", 1)[1].split("</script>", 1)[0])
     assert config["locale"] == "ar-EG"
-    assert config["strings"]["retry"] == "إعادة المحاولة"
+    assert config["strings"]["audio_play"] == "تشغيل"
     assert config["urls"]["rating_submit"] == "/api/v1/rating/trials/{id}/submit/"
 
 
