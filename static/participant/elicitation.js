@@ -2,7 +2,7 @@
 // add tags of one's own with suggestions from the locale's earlier tags, submit, next.
 
 import { ApiError } from "./api.js";
-import { cloneTemplate, digitOf, listItem } from "./dom.js";
+import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
 import { ClipPlayer } from "./player.js";
 
 const SUGGEST_DELAY_MS = 200;
@@ -187,16 +187,7 @@ function showTurn(ctx, state) {
   };
   section.querySelector("[data-add-tag]").onclick = addTag;
   form.onchange = update;
-  form.onkeydown = (event) => {
-    const value = digitOf(event);
-    const group = event.target.closest(".tag-rating");
-    if (value === null || !group) return;
-    event.preventDefault();
-    const star = group.querySelector(`input[value="${value}"]`);
-    star.checked = true;
-    star.focus();
-    update();
-  };
+  answerScalesByDigit(form, ".tag-rating", update);
   form.onsubmit = async (event) => {
     event.preventDefault();
     if (button.disabled) return;

@@ -2,7 +2,7 @@
 // unlocks once the clip has been heard and every term answered; the server checks both.
 
 import { ApiError } from "./api.js";
-import { cloneTemplate, digitOf, listItem } from "./dom.js";
+import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
 import { ClipPlayer } from "./player.js";
 
 export async function startRating(ctx) {
@@ -103,16 +103,7 @@ function showTrial(ctx, view) {
   }
 
   form.onchange = update;
-  form.onkeydown = (event) => {
-    const value = digitOf(event);
-    const group = event.target.closest(".term");
-    if (value === null || !group) return;
-    event.preventDefault();
-    const input = group.querySelector(`input[value="${value}"]`);
-    input.checked = true;
-    input.focus();
-    update();
-  };
+  answerScalesByDigit(form, ".term", update);
   form.onsubmit = async (event) => {
     event.preventDefault();
     if (button.disabled) return;
