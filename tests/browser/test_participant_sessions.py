@@ -72,9 +72,30 @@ def check_direction(page: Page, locale: str) -> None:
     assert page.evaluate("document.documentElement.lang") == locale
 
 
+# The fonts that must draw each locale's script (Debian's fonts-noto-core and -cjk); text a
+# system falls back on with no such font shows as empty boxes ("tofu").
+SCRIPT_FONTS = {"ko-KR": "Noto Sans CJK", "ar-EG": "Noto"}
+
+
+def check_script_font(page: Page, locale: str, selector: str) -> None:
+    """Chromium reports which platform fonts drew a node's glyphs: the script's own font."""
+    if locale not in SCRIPT_FONTS:
+        return
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    drawn = {font["familyName"]: font["glyphCount"] for font in fonts}
+    assert drawn, f"no font drew {selector}"
+    assert all(name.startswith(SCRIPT_FONTS[locale]) for name in drawn), drawn
+
+
 def pass_consent_and_prescreens(page: Page, participant: Participant, locale: str, shot) -> None:
     consent = step(page, "consent")
     check_direction(page, locale)
+    check_script_font(page, locale, "#consent-title")
     shot(page, f"{locale}-consent")
     consent.locator("[data-consent=agree]").click()
 
