@@ -107,7 +107,8 @@ def participant_session(meter: Meter, client: Client, slug: str, number: int) ->
         **HEADERS,
     )
     auth = {**HEADERS, "HTTP_AUTHORIZATION": f"Participant {entry['token']}"}
-    trial = meter.request("trial", client.get, "/api/v1/rating/trial/", **auth)["trial"]
+    # The first GET draws the terms (and fills the ledger of a fresh study): its own line.
+    trial = meter.request("start", client.get, "/api/v1/rating/trial/", **auth)["trial"]
     while trial is not None:
         body = {
             "ratings": {str(term["id"]): 1 + term["id"] % 5 for term in trial["terms"]},
@@ -118,9 +119,8 @@ def participant_session(meter: Meter, client: Client, slug: str, number: int) ->
             "submit", client.post, url, body, content_type="application/json", **auth
         )
         trial = answer["next"]["trial"]
-        if meter.costs["trial"].requests < meter.costs["submit"].requests:
-            # A GET of the trial in the middle of a session costs as the page's reload does.
-            meter.request("trial", client.get, "/api/v1/rating/trial/", **auth)
+        # A reload of the page: what GET trial/ costs once the terms are drawn.
+        meter.request("trial", client.get, "/api/v1/rating/trial/", **auth)
     meter.request("finish", client.post, "/api/v1/rating/finish/", **auth)
 
 

@@ -24,6 +24,10 @@ from moodlab.studies.models import Participant
 class FixedWindowRateThrottle(SimpleRateThrottle):
     """SimpleRateThrottle counted with cache add + incr; subclasses name the scope and key."""
 
+    # Set by SimpleRateThrottle from the rate (the stubs do not declare them).
+    num_requests: int
+    duration: int
+
     def allow_request(self, request: Request, view: APIView) -> bool:
         if self.rate is None:
             return True
