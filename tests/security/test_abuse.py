@@ -139,7 +139,13 @@ def test_a_window_holds_one_counter_per_participant_whatever_the_rate(api_client
     for _ in range(3):
         assert submit_first_trial(api_client, token).status_code == 200
     participant = study.participants.get(token=token)
-    assert cache.get(f"throttle_participant_submit_{participant.pk}") == 3
+    assert cache.get(f"throttle_window_participant_submit_{participant.pk}") == 3
+
+
+def test_a_timestamp_list_left_by_drfs_throttle_does_not_break_counting(api_client, study, rates):
+    rates(participant_start="2/minute")
+    cache.set("throttle_participant_start_203.0.113.7", [time.time()], 60)
+    assert [enter(api_client, study, f"P{n}").status_code for n in range(3)] == [201, 201, 429]
 
 
 def test_the_limit_opens_again_once_the_window_has_passed(api_client, study, rates, monkeypatch):

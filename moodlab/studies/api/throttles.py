@@ -24,6 +24,8 @@ from moodlab.studies.models import Participant
 class FixedWindowRateThrottle(SimpleRateThrottle):
     """SimpleRateThrottle counted with cache add + incr; subclasses name the scope and key."""
 
+    # Not DRF's key names: the sliding lists it left in the cache are no counters.
+    cache_format = "throttle_window_%(scope)s_%(ident)s"
     # Set by SimpleRateThrottle from the rate (the stubs do not declare them).
     num_requests: int
     duration: int
