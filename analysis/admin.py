@@ -44,6 +44,8 @@ def _with_task_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
 
 
 def _describe(run: JobRun) -> str:
+    if not run.state and run.queued_at is None:  # type: ignore[attr-defined]
+        return "waiting for the broker"  # the sweeper sends it once Redis answers
     state = run.state or "QUEUED"  # type: ignore[attr-defined]
     if state == "PROGRESS":
         percent = json.loads(run.result or "{}").get("percent", 0)  # type: ignore[attr-defined]
@@ -56,7 +58,7 @@ class JobRunAdmin(StudyScopedAdmin):
     list_display = ["kind", "study", "requested_by", "requested_at", "status", "duration", "error"]
     list_filter = ["kind", "study"]
     list_select_related = ["study", "requested_by"]
-    readonly_fields = ["study", "kind", "task_id", "requested_by", "requested_at"]
+    readonly_fields = ["study", "kind", "task_id", "requested_by", "requested_at", "queued_at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobRun]:
         return _with_task_state(super().get_queryset(request))

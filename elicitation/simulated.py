@@ -1,22 +1,23 @@
 """Simulated elicitation participants that drive the real HTTP API.
 
-Each one enters by the entry endpoint, then takes turns until the server says it is done
-(or the rater drops out): it rates the shown tags with the latent mood model, flags the
-ones it finds irrelevant, and types new tags drawn from its language's mood vocabulary
-(the GlobalMood term lists, with their English glosses). No Django import: it talks HTTP.
+Each one walks the study's steps (moodlab.studies.simulated), and at the trials takes turns
+until the server says it is done (or the rater drops out): it rates the shown tags with the
+latent mood model, flags the ones it finds irrelevant, and types new tags drawn from its
+language's mood vocabulary (the GlobalMood term lists, with their English glosses).
 """
 
 from __future__ import annotations
 
 import csv
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import httpx
 import numpy as np
 
 from elicitation.normalization import grouping_key, language_of
-from moodlab.simulation import MoodModel, RaterProfile
+from moodlab.simulation import MoodModel
+from moodlab.studies.simulated import SimulatedSession, response_json, simulate_session
 
 VOCABULARY_DIR = Path(__file__).resolve().parents[1] / "moodlab" / "studies" / "demo_data"
 TAGS_WHEN_NOTHING_TO_RATE = 2
@@ -42,29 +43,13 @@ def _glosses(language: str) -> dict[str, str]:
     return {grouping_key(tag, language=language): gloss for tag, gloss in mood_vocabulary(language)}
 
 
-def simulate_elicitation_participant(
-    client: httpx.Client,
-    *,
-    study_slug: str,
-    locale_code: str,
-    recruiter_id: str,
-    model: MoodModel,
-    rater: RaterProfile,
-    rng: np.random.Generator,
-) -> int:
-    """Take part in an elicitation study through the API; returns the turns submitted."""
-    entered = client.post(
-        "/api/v1/participants/",
-        json={"study": study_slug, "locale": locale_code, "recruiter_participant_id": recruiter_id},
-    )
-    entered.raise_for_status()
-    headers = {"Authorization": f"Participant {entered.json()['token']}"}
+def take_turns(session: SimulatedSession) -> int:
+    """Take turns until the server says the participant is done or the rater drops out."""
+    model, rater, rng, locale_code = session.model, session.rater, session.rng, session.locale_code
     language = language_of(locale_code)
     glosses = _glosses(language)
     submitted = 0
-    response = client.get("/api/v1/elicitation/turn/", headers=headers)
-    response.raise_for_status()
-    state = response.json()
+    state = session.get("/api/v1/elicitation/turn/")
     while not state["done"] and not rater.has_dropped_out(submitted):
         turn = state["turn"]
         song = turn["song_external_id"]
@@ -79,14 +64,19 @@ def simulate_elicitation_participant(
             "new_tags": _new_tags(turn, model, song, locale_code, language, rng),
             "audio_played_seconds": turn["clip_seconds"] or 0.0,
         }
-        response = client.post("/api/v1/elicitation/turn/submit/", json=payload, headers=headers)
+        response = session.client.post(
+            "/api/v1/elicitation/turn/submit/", json=payload, headers=session.headers
+        )
         if response.status_code == httpx.codes.CONFLICT:  # timed out meanwhile: take the next
-            response = client.get("/api/v1/elicitation/turn/", headers=headers)
+            state = session.get("/api/v1/elicitation/turn/")
         else:
             submitted += 1
-        response.raise_for_status()
-        state = response.json()
+            state = response_json(response)
     return submitted
+
+
+simulate_elicitation_participant = partial(simulate_session, take_trials=take_turns)
+"""Enter an elicitation study, take its steps and turns: `simulate_session`'s arguments."""
 
 
 def _new_tags(

@@ -3,7 +3,8 @@
 Songs sit at fixed points of the valence-arousal plane; every term has a loading on that
 plane; a rating is a noisy, clipped reading of how well the term's loading points at the
 song. Rater types reproduce the behaviours quality control must catch (straight-lining,
-random clicking, answering too fast, dropping out), so the simulated-participant command,
+random clicking, answering too fast, dropping out) and those the prescreens must catch (not
+listening, not knowing the language's words), so the simulated-participant command,
 the analysis tests and the benchmarks all exercise the real pipeline with data of known
 structure. Nothing here touches Django.
 
@@ -139,6 +140,10 @@ class RaterProfile:
     """Number of trials after which the participant abandons the session (None: finishes)."""
     constant_value: int = 3
     """The value a straight-liner gives to every term."""
+    attentive: bool = True
+    """Hears the headphone check's odd sounds; an inattentive listener clicks one button."""
+    vocabulary_error_rate: float = 0.0
+    """Chance of misclassing each word of the vocabulary check."""
 
     def has_dropped_out(self, trials_done: int) -> bool:
         return self.dropout_after is not None and trials_done >= self.dropout_after
@@ -166,12 +171,17 @@ class MoodModel:
     trials_per_session: int = 66
     irrelevance_threshold: float = 1.8
     """Careful raters flag a tag as irrelevant when they perceive it below this many stars."""
+    inattentive_share: float = 0.0
+    """Listeners who fail the headphone check, whatever their rater kind."""
+    vocabulary_error_rate: float = 0.0
     term_overrides: Mapping[tuple[str, str], Loading] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shares = (self.straight_liner_share, self.random_share, self.too_fast_share)
         if any(share < 0 for share in shares) or sum(shares) > 1 + 1e-9:
             raise ValueError("rater shares must be non-negative and sum to at most 1")
+        if not (0 <= self.inattentive_share <= 1 and 0 <= self.vocabulary_error_rate <= 1):
+            raise ValueError("inattentive_share and vocabulary_error_rate must be in [0, 1]")
         for language, gloss in self.term_overrides:
             if (language, gloss) != (_language(language), _normalise(gloss)):
                 raise ValueError(
@@ -214,6 +224,8 @@ class MoodModel:
             if rng.random() < self.dropout_probability
             else None
         )
+        # No draw when nobody is inattentive, so a seed gives the raters it always gave.
+        attentive = not self.inattentive_share or rng.random() >= self.inattentive_share
         return RaterProfile(
             kind=kind,
             noise_sd=noise_sd,
@@ -222,6 +234,8 @@ class MoodModel:
             seconds_sd=seconds_sd,
             dropout_after=dropout_after,
             constant_value=int(rng.integers(1, 6)),
+            attentive=attentive,
+            vocabulary_error_rate=self.vocabulary_error_rate,
         )
 
     def rate_trial(

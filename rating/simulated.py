@@ -2,71 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-import httpx
-import numpy as np
-
-from moodlab.simulation import MoodModel, RaterProfile
+from moodlab.studies.simulated import SimulatedSession, simulate_session
 
 
-def simulate_rating_participant(
-    client: httpx.Client,
-    *,
-    study_slug: str,
-    locale_code: str,
-    recruiter_id: str,
-    model: MoodModel,
-    rater: RaterProfile,
-    rng: np.random.Generator,
-) -> int:
-    """Enter, rate trials as `rater` hears them until done (or dropping out), finish.
-
-    Returns the number of trials submitted. A participant who drops out simply stops, as a
-    closed browser tab would: their session times out and the beat task frees their trial.
-    """
-    entry = _json(
-        client.post(
-            "/api/v1/participants/",
-            json={
-                "study": study_slug,
-                "locale": locale_code,
-                "recruiter_participant_id": recruiter_id,
-            },
-        )
-    )
-    headers = {"Authorization": f"Participant {entry['token']}"}
+def rate_trials(session: SimulatedSession) -> int:
+    """Rate trials as the rater hears them until none is left (then finish) or dropping out."""
+    model, rater = session.model, session.rater
     submitted = 0
     while not rater.has_dropped_out(submitted):
-        trial = _json(client.get("/api/v1/rating/trial/", headers=headers))["trial"]
+        trial = session.get("/api/v1/rating/trial/")["trial"]
         if trial is None:
-            _json(client.post("/api/v1/rating/finish/", headers=headers))
+            session.post("/api/v1/rating/finish/")
             break
         values, _seconds = model.rate_trial(
             rater,
             trial["song"]["external_id"],
             [term["gloss"] for term in trial["terms"]],
-            locale_code,
-            rng,
+            session.locale_code,
+            session.rng,
         )
-        _json(
-            client.post(
-                f"/api/v1/rating/trials/{trial['id']}/submit/",
-                json={
-                    "ratings": {
-                        str(term["id"]): value
-                        for term, value in zip(trial["terms"], values, strict=True)
-                    },
-                    # The clip plays to its end before the answer can be sent.
-                    "audio_played_seconds": trial["song"]["clip_seconds"] or 0.0,
+        session.post(
+            f"/api/v1/rating/trials/{trial['id']}/submit/",
+            {
+                "ratings": {
+                    str(term["id"]): value
+                    for term, value in zip(trial["terms"], values, strict=True)
                 },
-                headers=headers,
-            )
+                # The clip plays to its end before the answer can be sent.
+                "audio_played_seconds": trial["song"]["clip_seconds"] or 0.0,
+            },
         )
         submitted += 1
     return submitted
 
 
-def _json(response: httpx.Response) -> Any:
-    response.raise_for_status()
-    return response.json()
+simulate_rating_participant = partial(simulate_session, take_trials=rate_trials)
+"""Enter a rating study, take its steps, rate the trials: `simulate_session`'s arguments."""

@@ -254,3 +254,27 @@ def test_only_careful_raters_flag_tags():
     rater = model.draw_rater(rng)
 
     assert None not in [model.rate_tag(rater, song, "sad", "en", rng) for song in SONGS]
+
+
+def test_inattentive_listeners_come_in_the_configured_share_across_rater_kinds():
+    model = MoodModel(inattentive_share=0.3, vocabulary_error_rate=0.1)
+    rng = np.random.default_rng(0)
+    raters = [model.draw_rater(rng) for _ in range(4000)]
+    inattentive = [r for r in raters if not r.attentive]
+
+    assert len(inattentive) / len(raters) == pytest.approx(0.3, abs=0.03)
+    assert {r.kind for r in inattentive} == set(RaterKind)
+    assert {r.vocabulary_error_rate for r in raters} == {0.1}
+
+
+def test_by_default_every_listener_is_attentive_and_knows_every_word():
+    rng = np.random.default_rng(0)
+    raters = [MoodModel().draw_rater(rng) for _ in range(500)]
+
+    assert all(r.attentive and r.vocabulary_error_rate == 0 for r in raters)
+
+
+@pytest.mark.parametrize("option", ["inattentive_share", "vocabulary_error_rate"])
+def test_prescreen_shares_outside_zero_to_one_are_refused(option):
+    with pytest.raises(ValueError, match="must be in"):
+        MoodModel(**{option: -0.1})

@@ -29,7 +29,7 @@ def test_simulated_participants_fill_chains_through_the_http_api(live_server, lo
     )
     rng = np.random.default_rng(1)
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        turns = [
+        sessions = [
             simulate_elicitation_participant(
                 client,
                 study_slug=study.slug,
@@ -41,6 +41,7 @@ def test_simulated_participants_fill_chains_through_the_http_api(live_server, lo
             )
             for n in range(4)
         ]
+    turns = [session.trials for session in sessions]
     assert turns[0] == 3  # a full session: turns_per_participant
     assert sum(turns) == Turn.objects.filter(status=Turn.Status.SUBMITTED).count()
     assert sum(Chain.objects.values_list("turns_done", flat=True)) == sum(turns)
@@ -60,7 +61,7 @@ def test_a_simulated_participant_who_drops_out_stops_early(live_server):
         dropout_after=1,
     )
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        done = simulate_elicitation_participant(
+        session = simulate_elicitation_participant(
             client,
             study_slug=study.slug,
             locale_code="en-US",
@@ -69,5 +70,6 @@ def test_a_simulated_participant_who_drops_out_stops_early(live_server):
             rater=rater,
             rng=np.random.default_rng(3),
         )
-    assert done == 1
+    assert session.trials == 1
+    assert session.status == Participant.Status.STARTED
     assert Participant.objects.get().status == Participant.Status.STARTED

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import httpx
 import redis
+from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.authtoken.models import Token
@@ -20,6 +21,7 @@ from analysis.models import JobRun
 from analysis.tasks import export_snapshot
 from moodlab.studies.models import Study
 from rating.models import Rating
+from tests.conftest import beat_task_scheduled_by
 from tests.factories import StudyFactory, UserFactory
 from tests.faults.conftest import ROOT, database_url
 from tests.rating.factories import rating_study_with
@@ -112,7 +114,7 @@ def test_participants_rate_and_researchers_queue_jobs_while_redis_is_down(app_se
 
 
 def test_a_job_requested_while_the_broker_is_down_is_sent_by_the_next_sweep(
-    db, monkeypatch, django_capture_on_commit_callbacks
+    db, monkeypatch, django_capture_on_commit_callbacks, admin_client
 ):
     study = StudyFactory()
     sent = []
@@ -125,6 +127,8 @@ def test_a_job_requested_while_the_broker_is_down_is_sent_by_the_next_sweep(
         job = job_request(study_id=study.pk, kind=JobRun.Kind.EXPORT, user=None)
     job.refresh_from_db()
     assert job.queued_at is None
+    history = admin_client.get(reverse("admin:analysis_jobrun_changelist")).content.decode()
+    assert "waiting for the broker" in history
     assert jobs_send_unsent() == 0  # too young: its own request may still be sending it
 
     JobRun.objects.filter(pk=job.pk).update(requested_at=timezone.now() - timedelta(minutes=2))
@@ -136,3 +140,11 @@ def test_a_job_requested_while_the_broker_is_down_is_sent_by_the_next_sweep(
     assert sent == [{"args": (study.pk,), "task_id": job.task_id}]
     assert JobRun.objects.get(pk=job.pk).queued_at is not None
     assert jobs_send_unsent() == 0
+
+
+def test_beat_sweeps_for_unsent_jobs_every_minute(transactional_db):
+    task = beat_task_scheduled_by(
+        "analysis.migrations.0004_requeue_schedule", "analysis.requeue_unsent_jobs"
+    )
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (1, "minutes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from django.db import connections
 from moodlab.simulation import MoodModel
 from moodlab.studies.management.study_option import add_study_option, get_study
 from moodlab.studies.models import Participant, Study
+from moodlab.studies.simulated import PatientTransport, SessionOutcome
 from moodlab.wsgi import application
 
 
@@ -58,7 +60,7 @@ def local_server() -> Iterator[str]:
 @dataclass
 class Outcome:
     trials: int = 0
-    dropped: bool = False
+    status: str = ""
     error: str = ""
 
 
@@ -77,15 +79,32 @@ class Command(BaseCommand):
             "--base-url", help="A running MoodLab; without it a local server is started."
         )
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--inattentive-share",
+            type=float,
+            default=0.0,
+            help="Share of listeners who fail the headphone check (and are screened out).",
+        )
+        parser.add_argument(
+            "--vocabulary-error-rate",
+            type=float,
+            default=0.0,
+            help="Chance that a listener misclasses each word of the vocabulary check.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = get_study(options["study"])
         codes = self._locale_codes(study, options["locale"])
         simulate = _participant_driver(options["phase"])
-        model = MoodModel(
-            seed=options["seed"],
-            trials_per_session=study.trials_per_participant + study.repeat_trials,
-        )
+        try:
+            model = MoodModel(
+                seed=options["seed"],
+                trials_per_session=study.trials_per_participant + study.repeat_trials,
+                inattentive_share=options["inattentive_share"],
+                vocabulary_error_rate=options["vocabulary_error_rate"],
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         jobs = [(code, index) for code in codes for index in range(options["count"])]
 
         def run(job: tuple[str, int], base_url: str) -> Outcome:
@@ -93,8 +112,10 @@ class Command(BaseCommand):
             rng = np.random.default_rng([options["seed"], codes.index(code), index])
             rater = model.draw_rater(rng)
             try:
-                with httpx.Client(base_url=base_url, timeout=60) as client:
-                    trials = simulate(
+                with httpx.Client(
+                    base_url=base_url, timeout=60, transport=PatientTransport()
+                ) as client:
+                    session = simulate(
                         client,
                         study_slug=study.slug,
                         locale_code=code,
@@ -105,7 +126,10 @@ class Command(BaseCommand):
                     )
             except (httpx.HTTPError, KeyError, ValueError) as error:
                 return Outcome(error=f"{code} #{index}: {error}")
-            return Outcome(trials=trials, dropped=rater.has_dropped_out(trials))
+            finally:
+                # Reading the prescreen answers opened this pool thread's connection.
+                connections.close_all()
+            return Outcome(trials=session.trials, status=session.status)
 
         with (
             _server(options["base_url"]) as base_url,
@@ -128,10 +152,14 @@ class Command(BaseCommand):
         finished = [outcome for outcome in outcomes if not outcome.error]
         trials = sum(outcome.trials for outcome in finished)
         per_trial = study.terms_per_participant if phase == Participant.Phase.RATING else 0
+        statuses = Counter(outcome.status for outcome in finished)
+        completed = statuses[Participant.Status.COMPLETED]
+        screened_out = statuses[Participant.Status.SCREENED_OUT]
         self.stdout.write(
             f"participants {len(outcomes)}, "
-            f"completed {sum(not o.dropped for o in finished)}, "
-            f"dropped {sum(o.dropped for o in finished)}, "
+            f"completed {completed}, "
+            f"screened out {screened_out}, "
+            f"dropped {len(finished) - completed - screened_out}, "
             f"trials {trials}, "
             + (f"ratings {trials * per_trial}, " if per_trial else "")
             + f"errors {len(errors)}"
@@ -149,7 +177,7 @@ def _server(base_url: str | None) -> Iterator[str]:
         yield url
 
 
-def _participant_driver(phase: str) -> Callable[..., int]:
+def _participant_driver(phase: str) -> Callable[..., SessionOutcome]:
     if phase == Participant.Phase.ELICITATION:
         from elicitation.simulated import simulate_elicitation_participant
 
