@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import resource
 import secrets
 import signal
@@ -33,6 +34,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,11 +230,36 @@ async def call(
     return response.json()
 
 
+Think = Callable[[dict[str, Any]], float]
+
+
+def no_thinking(trial: dict[str, Any]) -> float:
+    return 0.0
+
+
+def thinking(seconds: float | None) -> Think:
+    """A person's time on a trial: the study's estimate for it (seconds per term × terms),
+    or the given seconds, ±50 % at random so that participants drift apart."""
+
+    def think(trial: dict[str, Any]) -> float:
+        base = trial["estimated_seconds"] if seconds is None else seconds
+        return float(base) * random.uniform(0.5, 1.5)
+
+    return think
+
+
 async def participant_session(
-    client: httpx.AsyncClient, results: Results, study_slug: str, number: int
+    client: httpx.AsyncClient,
+    results: Results,
+    study_slug: str,
+    number: int,
+    think: Think = no_thinking,
+    arrival: float = 0.0,
 ) -> None:
-    """Enter, rate every trial at once (no listening time), finish; stops at the first error."""
+    """Arrive after `arrival` seconds, enter, rate each trial after `think` seconds (none at
+    full speed), finish; stops at the first error."""
     try:
+        await asyncio.sleep(arrival)
         entry = await call(
             client, results, "enter", "POST", "/api/v1/participants/",
             json={"study": study_slug, "locale": "en-US",
@@ -244,6 +271,7 @@ async def participant_session(
         )
         trial = current["trial"]
         while trial is not None:
+            await asyncio.sleep(think(trial))
             ratings = {term["id"]: 1 + (trial["id"] + term["id"]) % 5 for term in trial["terms"]}
             answer = await call(
                 client, results, "submit", "POST", f"/api/v1/rating/trials/{trial['id']}/submit/",
@@ -381,14 +409,68 @@ def verify_ratings(study: Study, results: Results) -> bool:
     return not lost and not duplicated and not unacknowledged and not ledger_off
 
 
+# Issue 8's targets on this 2-core machine.
+TARGET_RATIO = 0.5
+TARGET_SUBMIT_P99_MS = 250.0
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def run_sessions(
+    base_url: str, web_pid: int, study: Study, n: int, think: Think, arrival_seconds: float
+) -> tuple[Results, Phase]:
+    results = Results()
+    arrivals = [random.uniform(0, arrival_seconds) for _ in range(n)]
+    phase = measured(
+        web_pid,
+        lambda: asyncio.run(
+            run_clients(
+                base_url,
+                n,
+                lambda c, i: participant_session(c, results, study.slug, i, think, arrivals[i]),
+            )
+        ),
+    )
+    return results, phase
+
+
+def report_sessions(study: Study, results: Results, n: int) -> tuple[bool, float]:
+    """Prints latencies, errors and the ratings check; (all clean, submit p99 in ms)."""
+    print_latencies(results)
+    print_errors(results)
+    print(f"sessions completed: {results.completed} of {n}")
+    stored_ok = verify_ratings(study, results)
+    clean = stored_ok and not results.errors and results.completed == n
+    print(
+        f"zero errors, every session complete, every acknowledged rating stored once:"
+        f" {verdict(clean)}"
+    )
+    p99 = float(np.percentile(np.array(results.latencies["submit"]) * 1000, 99))
+    return clean, p99
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--trials", type=int, default=65, help="regular trials per participant")
     parser.add_argument("--songs-per-country", type=int, default=12, help="59 countries")
     parser.add_argument("--floor-requests", type=int, default=30, help="per client")
+    parser.add_argument(
+        "--paced-trials", type=int, default=6, help="per participant in the paced run; 0: none"
+    )
+    parser.add_argument(
+        "--think-seconds",
+        type=float,
+        help="a paced participant's time per trial, ±50 %% (default: the trial's estimate,"
+        " seconds per term × terms, 21 s for this study)",
+    )
+    parser.add_argument(
+        "--arrival-seconds", type=float, default=30, help="paced participants arrive over this"
+    )
     parser.add_argument("--port", type=int, default=8130)
-    parser.add_argument("--keep", action="store_true", help="keep the study afterwards")
+    parser.add_argument("--keep", action="store_true", help="keep the studies afterwards")
     args = parser.parse_args()
     if connection.vendor != "postgresql" or not os.environ.get("CELERY_BROKER_URL"):
         raise SystemExit("Set DATABASE_URL to PostgreSQL and CELERY_BROKER_URL to Redis.")
@@ -401,6 +483,7 @@ def main() -> None:
         )
     started = time.perf_counter()
     study = build_study(songs_per_country=args.songs_per_country, trials=args.trials)
+    studies = [study]
     print(
         f"study {study.slug}: {study.songs.count()} songs, 1 locale, 20 terms, 7 per participant,"
         f" {study.trials_per_participant} trials + {study.repeat_trials} repeat"
@@ -410,6 +493,7 @@ def main() -> None:
     env = server_environment(args.port, var_dir)
     base_url = f"http://127.0.0.1:{args.port}"
     processes = start_stack(env, var_dir)
+    verdicts: list[bool] = []
     try:
         health = wait_healthy(base_url, processes[0])
         print(
@@ -432,31 +516,54 @@ def main() -> None:
         print_errors(floor)
         print(f"throughput: {floor_rate:.1f} inserts/s; {floor_phase.describe()}")
 
-        results = Results()
-        load_phase = measured(
-            processes[0].pid,
-            lambda: asyncio.run(
-                run_clients(
-                    base_url, n, lambda c, i: participant_session(c, results, study.slug, i)
-                )
-            ),
-        )
+        results, load_phase = run_sessions(base_url, processes[0].pid, study, n, no_thinking, 0)
         submit_rate = len(results.latencies["submit"]) / load_phase.wall
-        print(f"\n== participants: {n} at once, complete rating sessions ==")
-        print_latencies(results)
-        print_errors(results)
-        print(f"sessions completed: {results.completed} of {n}")
+        print(f"\n== full speed: {n} participants at once, no time between requests ==")
+        clean, p99 = report_sessions(study, results, n)
+        ratio = submit_rate / floor_rate
         print(f"throughput: {submit_rate:.1f} trial submissions/s; {load_phase.describe()}")
-        print(f"ratio submit / floor: {submit_rate / floor_rate:.2f}")
-        print(f"load average after the run: {os.getloadavg()}")
-        stored_ok = verify_ratings(study, results)
+        print(
+            f"ratio submit / floor: {ratio:.2f} (target >= {TARGET_RATIO}: "
+            f"{verdict(ratio >= TARGET_RATIO)})"
+        )
+        print(
+            f"submit p99 {p99:.0f} ms: at full speed a closed loop of {n} clients waits"
+            f" {n} / throughput = {n / submit_rate * 1000:.0f} ms per request (Little's law);"
+            " the latency target is judged on the paced run"
+        )
+        verdicts += [clean, ratio >= TARGET_RATIO]
+
+        if args.paced_trials:
+            paced = build_study(songs_per_country=args.songs_per_country, trials=args.paced_trials)
+            studies.append(paced)
+            think = thinking(args.think_seconds)
+            results, paced_phase = run_sessions(
+                base_url, processes[0].pid, paced, n, think, args.arrival_seconds
+            )
+            per_trial = (
+                f"{args.think_seconds:g} s" if args.think_seconds else "the trial's estimate"
+            )
+            print(
+                f"\n== paced: {n} participants arriving over {args.arrival_seconds:g} s, each"
+                f" taking {per_trial} ±50 % per trial, {args.paced_trials} trials + repeat =="
+            )
+            clean, p99 = report_sessions(paced, results, n)
+            submit_rate = len(results.latencies["submit"]) / paced_phase.wall
+            print(f"throughput: {submit_rate:.1f} trial submissions/s; {paced_phase.describe()}")
+            print(
+                f"submit p99: {p99:.0f} ms (target < {TARGET_SUBMIT_P99_MS:.0f} ms:"
+                f" {verdict(p99 < TARGET_SUBMIT_P99_MS)})"
+            )
+            verdicts += [clean, p99 < TARGET_SUBMIT_P99_MS]
+        print(f"\nload average after the runs: {os.getloadavg()}")
     finally:
         stop_stack(processes)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_TABLE}")
         if not args.keep:
-            delete_study(study)
-    if not stored_ok or results.errors or results.completed != n:
+            for each in studies:
+                delete_study(each)
+    if not all(verdicts):
         raise SystemExit(1)
 
 

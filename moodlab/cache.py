@@ -36,3 +36,11 @@ class FailOpenRedisCache(RedisCache):
         except REDIS_DOWN as exc:
             logger.warning("cache unavailable, not adding %r: %s", key, exc)
             return False
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        """A counter of a lost Redis reads as new (delta): rate limits let requests through."""
+        try:
+            return super().incr(key, delta, version)
+        except REDIS_DOWN as exc:
+            logger.warning("cache unavailable, counting %r from scratch: %s", key, exc)
+            return delta

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
 from moodlab.studies.models import Participant, Study, StudyLocale
-from rating.models import Cell, SessionTerm, Trial
+from rating.models import Cell, Trial
+from rating.services import session_terms
 
 SCALE = (
     (1, _("Not expressing at all")),
@@ -56,14 +57,12 @@ class TrialView:
 
 
 def trial_view(*, participant: Participant, trial: Trial | None) -> TrialView:
-    """Terms and scale in the participant's language, and progress, in two queries."""
+    """Terms and scale in the participant's language, and progress, in at most two queries."""
     study = participant.study
     with override(participant.locale.language):
         terms = [
-            TermView(id=st.term.pk, label=st.term.label, gloss=st.term.gloss)
-            for st in SessionTerm.objects.filter(participant=participant)
-            .select_related("term")
-            .order_by("position")
+            TermView(id=term.pk, label=term.label, gloss=term.gloss)
+            for term in session_terms(participant=participant)
         ]
         scale = [ScalePoint(value=value, label=str(label)) for value, label in SCALE]
     counts = Trial.objects.filter(participant=participant).aggregate(

@@ -24,3 +24,14 @@ def test_with_redis_up_it_is_an_ordinary_cache():
     assert cache.add("k", 41) is True
     cache.set("k", 42)
     assert cache.get("k") == 42
+
+
+def test_with_redis_down_a_counter_reads_as_new():
+    assert unreachable_cache().incr("throttle_k", 1) == 1
+
+
+def test_with_redis_up_counters_count():
+    cache = live_cache()
+    cache.delete("counter")
+    cache.add("counter", 1, 60)
+    assert cache.incr("counter") == 2

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from moodlab.studies.models import Participant, Song
@@ -285,8 +287,19 @@ def test_the_trial_endpoints_make_a_bounded_number_of_queries(
     # submission's count includes allocating and showing the next trial.
     with django_assert_max_num_queries(6):
         client.get(CURRENT)
-    with django_assert_max_num_queries(22):
+    with django_assert_max_num_queries(20):
         client.post(submit_url(trial["id"]), answer(trial), format="json")
+
+
+def test_a_submission_reads_the_session_terms_once(client):
+    """Validation, allocation and the next trial's view share one read of the terms."""
+    trial = current(client)["trial"]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(submit_url(trial["id"]), answer(trial), format="json")
+    assert response.status_code == 200
+    assert response.json()["next"]["trial"]["terms"] == trial["terms"]
+    term_reads = [q for q in queries.captured_queries if 'FROM "rating_sessionterm"' in q["sql"]]
+    assert len(term_reads) == 1
 
 
 def test_the_rating_endpoints_are_in_the_openapi_schema(api_client, db):

@@ -7,6 +7,8 @@ it) and the cache cleared around each test, so no lowered rate or count leaks to
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
@@ -119,6 +121,41 @@ def test_submissions_are_limited_per_address_across_participants(api_client, stu
     assert statuses == [200, 200, 200, 429]
     elsewhere = submit_first_trial(api_client, tokens[0], address="198.51.100.9")
     assert elsewhere.status_code == 200
+
+
+def test_a_throttled_submission_waits_for_the_period(api_client, study, rates):
+    rates(participant_submit="1/minute")
+    token = enter(api_client, study, "P1").json()["token"]
+    submit_first_trial(api_client, token)
+    refused = submit_first_trial(api_client, token)
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) == 60
+
+
+def test_a_window_holds_one_counter_per_participant_whatever_the_rate(api_client, study, rates):
+    """The sliding list DRF keeps grew with the rate and was re-pickled on every request."""
+    rates(participant_submit="3000/minute")
+    token = enter(api_client, study, "P1").json()["token"]
+    for _ in range(3):
+        assert submit_first_trial(api_client, token).status_code == 200
+    participant = study.participants.get(token=token)
+    assert cache.get(f"throttle_window_participant_submit_{participant.pk}") == 3
+
+
+def test_a_timestamp_list_left_by_drfs_throttle_does_not_break_counting(api_client, study, rates):
+    rates(participant_start="2/minute")
+    cache.set("throttle_participant_start_203.0.113.7", [time.time()], 60)
+    assert [enter(api_client, study, f"P{n}").status_code for n in range(3)] == [201, 201, 429]
+
+
+def test_the_limit_opens_again_once_the_window_has_passed(api_client, study, rates, monkeypatch):
+    rates(participant_submit="2/minute")
+    token = enter(api_client, study, "P1").json()["token"]
+    statuses = [submit_first_trial(api_client, token).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)  # the cache's clock: the window expires
+    assert submit_first_trial(api_client, token).status_code == 200
 
 
 def test_a_locked_out_admin_login_stays_locked_whatever_forwarded_for_says(client, settings):

@@ -2,18 +2,60 @@
 
 Limits are generous per address, since a whole lab or campus may share one; the per-session
 limit is what stops a script hammering one participant's trials.
+
+DRF's throttles keep each request's timestamp of the last period in one cache entry and
+re-pickle the whole list on every request: up to 3,000 entries per address at our rates,
+the costliest part of a submission under load. These count requests in fixed windows
+instead (one counter per key, an increment per request), with the same scopes, rates and
+keys. A window starts at a key's first request and lasts the rate's period; a client can
+get at most the rate per window, so at most twice the rate over any period that straddles
+two windows, which these limits tolerate.
 """
 
 from __future__ import annotations
 
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from moodlab.studies.models import Participant
 
 
-class ParticipantSubmitThrottle(SimpleRateThrottle):
+class FixedWindowRateThrottle(SimpleRateThrottle):
+    """SimpleRateThrottle counted with cache add + incr; subclasses name the scope and key."""
+
+    # Not DRF's key names: the sliding lists it left in the cache are no counters.
+    cache_format = "throttle_window_%(scope)s_%(ident)s"
+    # Set by SimpleRateThrottle from the rate (the stubs do not declare them).
+    num_requests: int
+    duration: int
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        return self._count(self.key) <= self.num_requests
+
+    def _count(self, key: str) -> int:
+        try:
+            return int(self.cache.incr(key))
+        except ValueError:  # no window yet, or the last one just expired
+            if self.cache.add(key, 1, self.duration):
+                return 1
+            try:
+                return int(self.cache.incr(key))  # another request opened the window first
+            except ValueError:
+                return 1
+
+    def wait(self) -> float:
+        """The whole period, an upper bound: the counter does not know when its window began.
+        Only a script reaches these limits, so a long wait costs no real participant."""
+        return float(self.duration)
+
+
+class ParticipantSubmitThrottle(FixedWindowRateThrottle):
     scope = "participant_submit"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
@@ -22,11 +64,15 @@ class ParticipantSubmitThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
-class AddressSubmitThrottle(SimpleRateThrottle):
+class AddressSubmitThrottle(FixedWindowRateThrottle):
     scope = "address_submit"
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ScopedFixedWindowThrottle(ScopedRateThrottle, FixedWindowRateThrottle):
+    """The view names the scope (session creation: participant_start, per address)."""
 
 
 PARTICIPANT_THROTTLES = [ParticipantSubmitThrottle, AddressSubmitThrottle]

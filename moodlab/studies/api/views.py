@@ -8,7 +8,6 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from moodlab.studies.api.permissions import IsStudyResearcher
@@ -18,6 +17,7 @@ from moodlab.studies.api.serializers import (
     SongOutputSerializer,
     StudyOutputSerializer,
 )
+from moodlab.studies.api.throttles import ScopedFixedWindowThrottle
 from moodlab.studies.models import Song, Study, StudyLocale
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.studies.services import EntryRefused, participant_enter
@@ -61,7 +61,7 @@ class ParticipantEnterApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedFixedWindowThrottle]
     throttle_scope = "participant_start"
 
     @extend_schema(
