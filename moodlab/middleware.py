@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from moodlab.api.errors import error_body
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 5
@@ -35,14 +37,11 @@ class DatabaseUnavailableMiddleware:
             "database unavailable for %s %s: %s", request.method, request.path, exception
         )
         return JsonResponse(
-            {
-                "error": {
-                    "status": 503,
-                    "code": "database_unavailable",
-                    "message": "The service is briefly unavailable. Please try again in a moment.",
-                    "fields": {},
-                }
-            },
+            error_body(
+                status=503,
+                code="database_unavailable",
+                message="The service is briefly unavailable. Please try again in a moment.",
+            ),
             status=503,
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
@@ -68,14 +67,11 @@ class RequestSizeLimitMiddleware:
         multipart = request.content_type == "multipart/form-data"
         if limit is not None and length > limit and not multipart:
             return JsonResponse(
-                {
-                    "error": {
-                        "status": 413,
-                        "code": "request_too_large",
-                        "message": f"The request body may be at most {limit} bytes.",
-                        "fields": {},
-                    }
-                },
+                error_body(
+                    status=413,
+                    code="request_too_large",
+                    message=f"The request body may be at most {limit} bytes.",
+                ),
                 status=413,
             )
         return self.get_response(request)

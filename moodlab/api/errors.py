@@ -10,6 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 
+def error_body(
+    *, status: int, code: str, message: str, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The error shape; middleware answering before DRF (503, 413) uses it too."""
+    return {"error": {"status": status, "code": code, "message": message, "fields": fields or {}}}
+
+
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Wrap DRF's answer as {"error": {"status", "code", "message", "fields"}}.
 
@@ -37,12 +44,7 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
             getattr(getattr(exc, "detail", None), "code", None)
             or getattr(exc, "default_code", "error")
         )
-    response.data = {
-        "error": {
-            "status": response.status_code,
-            "code": code,
-            "message": message,
-            "fields": fields,
-        }
-    }
+    response.data = error_body(
+        status=response.status_code, code=code, message=message, fields=fields
+    )
     return response

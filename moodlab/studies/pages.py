@@ -20,11 +20,13 @@ from elicitation.api.views import MAX_NEW_TAGS_PER_TURN
 from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
 from moodlab.studies.locales import split_locale_code
 from moodlab.studies.models import Participant, StudyLocale
-from moodlab.studies.services import EntryRefused, participant_enter
-
-# Panels add their own ids (study, session) to the link; a few short ones are kept.
-MAX_ENTRY_PARAMETERS = 10
-MAX_ENTRY_PARAMETER_LENGTH = 200
+from moodlab.studies.selectors import participant_by_token
+from moodlab.studies.services import (
+    MAX_ENTRY_PARAMETER_LENGTH,
+    MAX_ENTRY_PARAMETERS,
+    EntryRefused,
+    participant_enter,
+)
 
 REFUSAL_STATUS = {
     "missing_id": 400,
@@ -112,7 +114,7 @@ def _session_participant(request: HttpRequest) -> Participant | None:
     token = request.session.get(PARTICIPANT_SESSION_KEY)
     if not token:
         return None
-    return Participant.objects.select_related("study", "locale").filter(token=token).first()
+    return participant_by_token(token)
 
 
 @never_cache

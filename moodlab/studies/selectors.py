@@ -6,7 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
-from moodlab.studies.models import Study
+from moodlab.studies.models import Participant, Study
 
 
 def studies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
@@ -20,3 +20,9 @@ def studies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study
 
 def user_can_manage_study(user: AbstractBaseUser | AnonymousUser, study: Study) -> bool:
     return studies_visible_to(user).filter(pk=study.pk).exists()
+
+
+def participant_by_token(token: str) -> Participant | None:
+    """The session a token (API header or browser session) belongs to, with what every
+    participant request reads."""
+    return Participant.objects.select_related("study", "locale").filter(token=token).first()

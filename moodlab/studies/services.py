@@ -99,6 +99,11 @@ def _freeze_rating_terms(study: Study, locales: list[StudyLocale]) -> None:
     )
 
 
+# Panels add their own ids (study, session) to the entry link; a few short ones are kept.
+MAX_ENTRY_PARAMETERS = 10
+MAX_ENTRY_PARAMETER_LENGTH = 200
+
+
 class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told about, not a bug
     """The entry link cannot start a session; `code` tells the page what to say."""
 

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from moodlab.studies.models import Participant
-from moodlab.studies.selectors import user_can_manage_study
+from moodlab.studies.selectors import participant_by_token, user_can_manage_study
 
 PARTICIPANT_SESSION_KEY = "moodlab_participant_token"
 
@@ -42,9 +42,7 @@ class ParticipantAuthentication(authentication.BaseAuthentication):
 
     @staticmethod
     def _participant(token: str) -> Participant:
-        participant = (
-            Participant.objects.select_related("study", "locale").filter(token=token).first()
-        )
+        participant = participant_by_token(token)
         if participant is None:
             raise exceptions.AuthenticationFailed("Unknown participant session.")
         return participant

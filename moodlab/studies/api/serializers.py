@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from moodlab.studies.models import Participant, Song, Study, StudyLocale
+from moodlab.studies.services import MAX_ENTRY_PARAMETER_LENGTH, MAX_ENTRY_PARAMETERS
 
 
 class LocaleOutputSerializer(serializers.ModelSerializer):
@@ -44,14 +45,14 @@ class ParticipantEnterInputSerializer(serializers.Serializer):
         max_length=128, required=False, allow_blank=True, default=""
     )
     entry_parameters = serializers.DictField(
-        child=serializers.CharField(max_length=200, allow_blank=True),
+        child=serializers.CharField(max_length=MAX_ENTRY_PARAMETER_LENGTH, allow_blank=True),
         required=False,
         default=dict,
     )
 
     def validate_entry_parameters(self, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > 10:
-            raise serializers.ValidationError("At most 10 entry parameters.")
+        if len(value) > MAX_ENTRY_PARAMETERS:
+            raise serializers.ValidationError(f"At most {MAX_ENTRY_PARAMETERS} entry parameters.")
         return value
 
 
