@@ -12,7 +12,7 @@ from django.utils.translation import override
 
 from moodlab.studies.models import Participant, Study, StudyLocale
 from rating.models import Cell, Trial
-from rating.services import session_terms
+from rating.services import session_terms, trial_counts
 
 SCALE = (
     (1, _("Not expressing at all")),
@@ -65,19 +65,15 @@ def trial_view(*, participant: Participant, trial: Trial | None) -> TrialView:
             for term in session_terms(participant=participant)
         ]
         scale = [ScalePoint(value=value, label=str(label)) for value, label in SCALE]
-    counts = Trial.objects.filter(participant=participant).aggregate(
-        done=Count("id", filter=Q(status=Trial.Status.SUBMITTED)),
-        regular=Count("id", filter=Q(is_repeat=False)),
-        repeats=Count("id", filter=Q(is_repeat=True)),
-    )
+    counts = trial_counts(participant=participant)
     # Once repeats begin, the regular part is over, even if the songs ran out early.
-    regular = counts["regular"] if counts["repeats"] else study.trials_per_participant
-    total = regular + study.repeat_trials if trial is not None else counts["done"]
+    regular = counts.regular if counts.repeats else study.trials_per_participant
+    total = regular + study.repeat_trials if trial is not None else counts.submitted
     return TrialView(
         trial=trial,
         terms=terms,
         scale=scale,
-        done=counts["done"],
+        done=counts.submitted,
         total=total,
         seconds_per_trial=study.seconds_per_term * len(terms),
     )
