@@ -10,7 +10,8 @@ or prescreens, so each session is the trial loop), then:
 It prints trial submissions per second, p50/p95/p99 per endpoint, errors, the ratio of
 submissions to the floor and the CPU each part used, then checks in the database that every
 acknowledged rating is stored exactly once. The load generator is one asyncio process
-(httpx, keep-alive connections), so it takes little of the CPU it shares with the server.
+(httpx, one keep-alive connection per client, as each participant's browser has its own),
+so it takes little of the CPU it shares with the server.
 
 Run from the repository root with the services' variables set:
     DATABASE_URL=postgres://... CELERY_BROKER_URL=redis://... \\
@@ -300,12 +301,22 @@ async def floor_client(client: httpx.AsyncClient, results: Results, requests: in
 
 
 async def run_clients(base_url: str, clients: int, make: Any) -> float:
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=PROXY_HEADERS, limits=limits, timeout=HTTP_TIMEOUT
-    ) as client:
+    """Each client has its own connection, as each participant's browser does: one shared
+    pool of N connections costs the generator time in proportion to the requests waiting."""
+    async with contextlib.AsyncExitStack() as stack:
+        connections = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(
+                    base_url=base_url,
+                    headers=PROXY_HEADERS,
+                    limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+                    timeout=HTTP_TIMEOUT,
+                )
+            )
+            for _ in range(clients)
+        ]
         started = time.perf_counter()
-        await asyncio.gather(*(make(client, number) for number in range(clients)))
+        await asyncio.gather(*(make(client, number) for number, client in enumerate(connections)))
         return time.perf_counter() - started
 
 
