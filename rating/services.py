@@ -162,7 +162,6 @@ def trial_counts(*, participant: Participant) -> TrialCounts:
     return TrialCounts(trials, regular, repeats, submitted, held)
 
 
-@transaction.atomic
 def trial_serve(*, participant: Participant) -> Trial | None:
     """The participant's current trial, allocating the next one when none is held.
 
@@ -170,44 +169,49 @@ def trial_serve(*, participant: Participant) -> Trial | None:
     participant's terms that still has room in every cell; then the repeat trials, on
     earlier songs picked at random. None means the session has nothing left to rate: all
     trials are done, or every song the participant could still get is full.
+
+    The first call draws the terms in a transaction of its own: the locale's draw lock is
+    then held for the draw alone, not while the first song is allocated, so sessions that
+    start together queue for less time.
     """
     terms = session_terms(participant=participant) or rating_session_start(participant=participant)
-    _allocation_locks(participant)
-    counts = trial_counts(participant=participant)
-    if counts.held is not None:
-        return Trial.objects.select_related("song").get(pk=counts.held)
-    study = participant.study
-    if counts.repeats == 0 and counts.regular < study.trials_per_participant:
-        song_id = _claim_least_rated_song(participant, study, [term.pk for term in terms])
-        if song_id is not None:
-            return Trial.objects.create(
-                participant=participant,
-                locale_id=participant.locale_id,
-                song=Song.objects.get(pk=song_id),
-                position=counts.trials + 1,
+    with transaction.atomic():
+        _allocation_locks(participant)
+        counts = trial_counts(participant=participant)
+        if counts.held is not None:
+            return Trial.objects.select_related("song").get(pk=counts.held)
+        study = participant.study
+        if counts.repeats == 0 and counts.regular < study.trials_per_participant:
+            song_id = _claim_least_rated_song(participant, study, [term.pk for term in terms])
+            if song_id is not None:
+                return Trial.objects.create(
+                    participant=participant,
+                    locale_id=participant.locale_id,
+                    song=Song.objects.get(pk=song_id),
+                    position=counts.trials + 1,
+                )
+        if counts.repeats < study.repeat_trials:
+            original = (
+                Trial.objects.filter(
+                    participant=participant,
+                    is_repeat=False,
+                    status=Trial.Status.SUBMITTED,
+                    repeats__isnull=True,
+                )
+                .select_related("song")
+                .order_by("?")
+                .first()
             )
-    if counts.repeats < study.repeat_trials:
-        original = (
-            Trial.objects.filter(
-                participant=participant,
-                is_repeat=False,
-                status=Trial.Status.SUBMITTED,
-                repeats__isnull=True,
-            )
-            .select_related("song")
-            .order_by("?")
-            .first()
-        )
-        if original is not None:
-            return Trial.objects.create(
-                participant=participant,
-                locale_id=participant.locale_id,
-                song=original.song,
-                position=counts.trials + 1,
-                is_repeat=True,
-                repeat_of=original,
-            )
-    return None
+            if original is not None:
+                return Trial.objects.create(
+                    participant=participant,
+                    locale_id=participant.locale_id,
+                    song=original.song,
+                    position=counts.trials + 1,
+                    is_repeat=True,
+                    repeat_of=original,
+                )
+        return None
 
 
 def _allocation_locks(participant: Participant) -> None:

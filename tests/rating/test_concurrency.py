@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -8,8 +9,14 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 
 from moodlab.studies.models import Participant
-from rating.models import Cell, Rating, Trial
-from rating.services import session_terms, trial_serve, trial_submit
+from rating.models import Cell, Rating, SessionTerm, Trial
+from rating.services import (
+    ALLOCATION_LOCK_NAMESPACE,
+    rating_session_start,
+    session_terms,
+    trial_serve,
+    trial_submit,
+)
 from tests.rating.factories import participant_in, rating_study_with
 
 PARTICIPANTS = 200
@@ -126,3 +133,52 @@ def test_allocation_takes_a_free_song_instead_of_waiting_for_one_being_claimed()
         release.set()
         holder.join()
     assert set(Cell.objects.filter(assigned=1).values_list("song", flat=True)) == {free_song.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_waiting_for_its_first_song_does_not_hold_up_other_term_draws():
+    study = rating_study_with(terms_per_locale=20, trials_per_participant=5, repeat_trials=0)
+    waiting, newcomer = participant_in(study), participant_in(study)
+    recounting, release = threading.Event(), threading.Event()
+
+    def hold_the_allocation_lock() -> None:
+        """What a recount does: the locale's allocation lock, exclusively, for a while."""
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [ALLOCATION_LOCK_NAMESPACE, waiting.locale_id],
+                )
+                recounting.set()
+                release.wait(timeout=60)
+        finally:
+            connection.close()
+
+    def serve_the_waiting_session() -> None:
+        try:
+            trial_serve(participant=waiting)
+        finally:
+            connection.close()
+
+    recount = threading.Thread(target=hold_the_allocation_lock)
+    recount.start()
+    assert recounting.wait(timeout=30)
+    first = threading.Thread(target=serve_the_waiting_session)
+    first.start()
+    try:
+        # The waiting session's terms are drawn and committed while it waits for the
+        # allocation lock, which the "recount" keeps far longer than this.
+        deadline = time.monotonic() + 10
+        while not SessionTerm.objects.filter(participant=waiting).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test
+            drawn = rating_session_start(participant=newcomer)
+        assert len(drawn) == study.terms_per_participant
+    finally:
+        release.set()
+        recount.join()
+        first.join()
+    assert Trial.objects.filter(participant=waiting).exists()
