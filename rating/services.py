@@ -255,8 +255,11 @@ def _claim_least_rated_song(
 def _claim_cells(
     participant: Participant, song_id: int, term_ids: list[int], fullest: int, *, wait: bool
 ) -> bool:
-    """Lock the song's cells for these terms and count the claim in each, in one statement,
-    if all of them could be locked, none is fuller than `fullest` and one is still open."""
+    """Lock the song's cells for these terms and count the claim in each, if all of them
+    could be locked, none is fuller than `fullest` and one is still open.
+
+    Two plain statements: the check must see the cells as locked, before any is counted.
+    """
     terms = ", ".join(["%s"] * len(term_ids))
     # SQLite (the embedded default) has no row locks: one writer at a time anyway.
     lock = ""
@@ -266,18 +269,24 @@ def _claim_cells(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH locked AS (
-                SELECT id, assigned, retired_at FROM {cell}
-                WHERE locale_id = %s AND song_id = %s AND term_id IN ({terms}) {lock}
-            )
-            UPDATE {cell} SET assigned = assigned + 1
-            WHERE id IN (SELECT id FROM locked)
-              AND (SELECT COUNT(*) = %s AND MAX(assigned) <= %s AND COUNT(*) > COUNT(retired_at)
-                   FROM locked)
+            SELECT id, assigned, retired_at FROM {cell}
+            WHERE locale_id = %s AND song_id = %s AND term_id IN ({terms}) {lock}
             """,  # noqa: S608 - the table name comes from the model, values are parameters
-            [participant.locale_id, song_id, *term_ids, len(term_ids), fullest],
+            [participant.locale_id, song_id, *term_ids],
         )
-        return cursor.rowcount > 0
+        locked = cursor.fetchall()
+        if (
+            len(locked) < len(term_ids)
+            or max(assigned for _, assigned, _ in locked) > fullest
+            or all(retired_at is not None for _, _, retired_at in locked)
+        ):
+            return False
+        cells = ", ".join(["%s"] * len(locked))
+        cursor.execute(
+            f"UPDATE {cell} SET assigned = assigned + 1 WHERE id IN ({cells})",  # noqa: S608
+            [pk for pk, _, _ in locked],
+        )
+    return True
 
 
 def _least_rated_songs(

@@ -1,0 +1,60 @@
+"""The rating loop on the embedded default (SQLite), which the rest of the suite, on
+PostgreSQL, does not reach: allocation's plain SQL must hold on both."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+RATE_ON_SQLITE = """
+import json, django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Count
+from rating.models import Cell, Rating, Trial
+
+call_command("migrate", verbosity=0)
+call_command("create_demo_study", verbosity=0)
+call_command(
+    "simulate_participants", study="demo", locale="en-US", count=2, concurrency=1,
+    phase="rating", verbosity=0,
+)
+counted = {
+    (row["trial__locale"], row["song"], row["term"]): row["n"]
+    for row in Rating.objects.filter(trial__is_repeat=False)
+    .values("trial__locale", "song", "term").annotate(n=Count("id"))
+}
+print(json.dumps({
+    "vendor": connection.vendor,
+    "submitted": Trial.objects.filter(status=Trial.Status.SUBMITTED).count(),
+    "held": Trial.objects.filter(status=Trial.Status.HELD).count(),
+    "cells_off": sum(
+        1 for cell in Cell.objects.all()
+        if cell.assigned != counted.get((cell.locale_id, cell.song_id, cell.term_id), 0)
+        or cell.rated != cell.assigned
+    ),
+}))
+"""
+
+
+def test_sessions_rate_every_trial_with_an_exact_ledger_on_sqlite(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", RATE_ON_SQLITE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
+            "MOODLAB_VAR_DIR": str(tmp_path / "var"),
+        },
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["vendor"] == "sqlite"
+    assert seen["submitted"] > 2  # both sessions rated their trials, not just started
+    assert seen["held"] == 0
+    assert seen["cells_off"] == 0
