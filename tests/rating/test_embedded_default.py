@@ -1,5 +1,6 @@
 """The rating loop on the embedded default (SQLite), which the rest of the suite, on
-PostgreSQL, does not reach: allocation's plain SQL must hold on both."""
+PostgreSQL, does not reach: allocation's plain SQL must hold on both, and a few sessions at
+once must not fail on SQLite's single writer."""
 
 import json
 import subprocess
@@ -13,12 +14,13 @@ django.setup()
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
+from moodlab.studies.models import Participant
 from rating.models import Cell, Rating, Trial
 
 call_command("migrate", verbosity=0)
 call_command("create_demo_study", verbosity=0)
 call_command(
-    "simulate_participants", study="demo", locale="en-US", count=2, concurrency=1,
+    "simulate_participants", study="demo", locale="en-US", count=4, concurrency=4,
     phase="rating", verbosity=0,
 )
 counted = {
@@ -28,6 +30,7 @@ counted = {
 }
 print(json.dumps({
     "vendor": connection.vendor,
+    "completed": Participant.objects.filter(status=Participant.Status.COMPLETED).count(),
     "submitted": Trial.objects.filter(status=Trial.Status.SUBMITTED).count(),
     "held": Trial.objects.filter(status=Trial.Status.HELD).count(),
     "cells_off": sum(
@@ -39,7 +42,7 @@ print(json.dumps({
 """
 
 
-def test_sessions_rate_every_trial_with_an_exact_ledger_on_sqlite(tmp_path):
+def test_sessions_at_once_rate_every_trial_with_an_exact_ledger_on_sqlite(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", RATE_ON_SQLITE],
         cwd=REPO,
@@ -55,6 +58,7 @@ def test_sessions_rate_every_trial_with_an_exact_ledger_on_sqlite(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["vendor"] == "sqlite"
-    assert seen["submitted"] > 2  # both sessions rated their trials, not just started
+    assert seen["completed"] == 4
+    assert seen["submitted"] > 4  # the sessions rated their trials, not just started
     assert seen["held"] == 0
     assert seen["cells_off"] == 0
