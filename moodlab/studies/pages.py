@@ -18,6 +18,7 @@ from django.views.decorators.http import require_safe
 
 from elicitation.api.views import MAX_NEW_TAGS_PER_TURN
 from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
+from moodlab.studies.api.throttles import session_start_allowed
 from moodlab.studies.locales import split_locale_code
 from moodlab.studies.models import Participant, StudyLocale
 from moodlab.studies.selectors import participant_by_token
@@ -34,6 +35,7 @@ REFUSAL_STATUS = {
     "not_open": 403,
     "unknown_locale": 404,
     "no_session": 403,
+    "too_many": 429,
 }
 
 # Strings the page's JavaScript shows; rendered into the page as JSON in the participant's
@@ -143,6 +145,8 @@ def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -
         and current.is_active
     ):
         return _to_session(locale)
+    if not session_start_allowed(request):
+        return _render_refusal(request, "too_many", language=locale.language)
     try:
         participant, _created = participant_enter(
             study=locale.study,

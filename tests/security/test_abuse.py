@@ -74,6 +74,21 @@ def test_session_creation_is_limited_per_address(api_client, study, rates):
     assert enter(api_client, study, "P10", address="198.51.100.1").status_code == 201
 
 
+def test_the_entry_page_counts_new_sessions_with_the_entry_apis_limit(
+    api_client, client, study, rates
+):
+    rates(participant_start="3/minute")
+    assert enter(api_client, study, "P1").status_code == 201
+    link = "/study/{}/en-US/?PROLIFIC_PID={}"
+    pages = [
+        client.get(link.format(study.slug, f"W{n}"), REMOTE_ADDR="203.0.113.7") for n in range(3)
+    ]
+    assert [page.status_code for page in pages] == [302, 302, 429]
+    assert "Too many new sessions" in pages[-1].content.decode()
+    assert enter(api_client, study, "P2").status_code == 429
+    assert client.get(link.format(study.slug, "W9"), REMOTE_ADDR="198.51.100.1").status_code == 302
+
+
 def test_a_forged_forwarded_for_header_does_not_escape_the_limit(api_client, study, rates):
     rates(participant_start="2/minute")
     statuses = [

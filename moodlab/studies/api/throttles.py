@@ -14,8 +14,9 @@ two windows, which these limits tolerate.
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from rest_framework.request import Request
-from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from moodlab.studies.models import Participant
@@ -64,15 +65,26 @@ class ParticipantSubmitThrottle(FixedWindowRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
 
 
-class AddressSubmitThrottle(FixedWindowRateThrottle):
-    scope = "address_submit"
+class AddressThrottle(FixedWindowRateThrottle):
+    """Counted per client address (behind NUM_PROXIES proxies); subclasses name the scope."""
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class ScopedFixedWindowThrottle(ScopedRateThrottle, FixedWindowRateThrottle):
-    """The view names the scope (session creation: participant_start, per address)."""
+class AddressSubmitThrottle(AddressThrottle):
+    scope = "address_submit"
+
+
+class AddressStartThrottle(AddressThrottle):
+    """New sessions per address, one count for the entry API and the entry page."""
+
+    scope = "participant_start"
+
+
+def session_start_allowed(request: HttpRequest) -> bool:
+    """The entry page, a plain Django view, counts new sessions as the entry API does."""
+    return AddressStartThrottle().allow_request(Request(request), APIView())
 
 
 PARTICIPANT_THROTTLES = [ParticipantSubmitThrottle, AddressSubmitThrottle]

@@ -17,7 +17,7 @@ from moodlab.studies.api.serializers import (
     SongOutputSerializer,
     StudyOutputSerializer,
 )
-from moodlab.studies.api.throttles import ScopedFixedWindowThrottle
+from moodlab.studies.api.throttles import AddressStartThrottle
 from moodlab.studies.models import Song, Study, StudyLocale
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.studies.services import EntryRefused, participant_enter
@@ -61,8 +61,7 @@ class ParticipantEnterApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
-    throttle_classes = [ScopedFixedWindowThrottle]
-    throttle_scope = "participant_start"
+    throttle_classes = [AddressStartThrottle]
 
     @extend_schema(
         request=ParticipantEnterInputSerializer,
