@@ -48,13 +48,19 @@ CLAIM_ROUNDS = 20
 AUDIO_TOLERANCE_SECONDS = 0.5
 
 
-def _advisory_lock(namespace: int, key: int, *, shared: bool = False) -> None:
-    """A lock held until the transaction ends; SQLite (the embedded default) serialises
-    writers by itself, so the lock is PostgreSQL's."""
-    if connection.vendor == "postgresql":
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+EXCLUSIVE, SHARED = "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared"
+
+
+def _advisory_locks(*locks: tuple[str, int, int]) -> None:
+    """(EXCLUSIVE or SHARED, namespace, key) locks held until the transaction ends, taken in
+    the order given and in one round trip. SQLite (the embedded default) serialises writers
+    by itself, so the locks are PostgreSQL's."""
+    if locks and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {function}(%s, %s)", [namespace, key])
+            cursor.execute(
+                "SELECT " + ", ".join(f"{kind}(%s, %s)" for kind, _, _ in locks),
+                [value for _, namespace, key in locks for value in (namespace, key)],
+            )
 
 
 def _require_rating_participant(participant: Participant) -> None:
@@ -95,7 +101,7 @@ def rating_session_start(*, participant: Participant) -> list[Term]:
     """
     _require_rating_participant(participant)
     with transaction.atomic():
-        _advisory_lock(TERM_DRAW_LOCK_NAMESPACE, participant.locale_id)
+        _advisory_locks((EXCLUSIVE, TERM_DRAW_LOCK_NAMESPACE, participant.locale_id))
         existing = session_terms(participant=participant)
         if existing:
             return existing
@@ -135,7 +141,6 @@ def rating_session_start(*, participant: Participant) -> list[Term]:
 class TrialCounts:
     """A session's trials so far; `held` is the id of the one being rated, if any."""
 
-    trials: int
     regular: int
     repeats: int
     submitted: int
@@ -151,15 +156,15 @@ def trial_counts(*, participant: Participant) -> TrialCounts:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT is_repeat),
+            SELECT COUNT(*) FILTER (WHERE NOT is_repeat),
                 COUNT(*) FILTER (WHERE is_repeat), COUNT(*) FILTER (WHERE status = %s),
                 MAX(id) FILTER (WHERE status = %s)
             FROM {Trial._meta.db_table} WHERE participant_id = %s
             """,  # noqa: S608 - the table name comes from the model, values are parameters
             [Trial.Status.SUBMITTED, Trial.Status.HELD, participant.pk],
         )
-        trials, regular, repeats, submitted, held = cursor.fetchone()
-    return TrialCounts(trials, regular, repeats, submitted, held)
+        regular, repeats, submitted, held = cursor.fetchone()
+    return TrialCounts(regular, repeats, submitted, held)
 
 
 def trial_serve(*, participant: Participant) -> Trial | None:
@@ -188,7 +193,7 @@ def trial_serve(*, participant: Participant) -> Trial | None:
                     participant=participant,
                     locale_id=participant.locale_id,
                     song=Song.objects.get(pk=song_id),
-                    position=counts.trials + 1,
+                    position=counts.regular + counts.repeats + 1,
                 )
         if counts.repeats < study.repeat_trials:
             original = (
@@ -207,7 +212,7 @@ def trial_serve(*, participant: Participant) -> Trial | None:
                     participant=participant,
                     locale_id=participant.locale_id,
                     song=original.song,
-                    position=counts.trials + 1,
+                    position=counts.regular + counts.repeats + 1,
                     is_repeat=True,
                     repeat_of=original,
                 )
@@ -216,18 +221,11 @@ def trial_serve(*, participant: Participant) -> Trial | None:
 
 def _allocation_locks(participant: Participant) -> None:
     """One allocation at a time per session, and none while a recount rebuilds the locale's
-    counters; both advisory locks in one round trip, always in this order."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s), pg_advisory_xact_lock_shared(%s, %s)",
-                [
-                    PARTICIPANT_LOCK_NAMESPACE,
-                    participant.pk,
-                    ALLOCATION_LOCK_NAMESPACE,
-                    participant.locale_id,
-                ],
-            )
+    counters."""
+    _advisory_locks(
+        (EXCLUSIVE, PARTICIPANT_LOCK_NAMESPACE, participant.pk),
+        (SHARED, ALLOCATION_LOCK_NAMESPACE, participant.locale_id),
+    )
 
 
 def _claim_least_rated_song(
@@ -521,8 +519,7 @@ def cells_recount(*, locale_ids: list[int], counted: QuerySet[Participant]) -> N
     excluded participants' places are freed so new raters fill them, and an included one's
     come back. Runs under the locales' allocation locks, so no allocation sees a half count.
     """
-    for locale_id in sorted(locale_ids):
-        _advisory_lock(ALLOCATION_LOCK_NAMESPACE, locale_id)
+    _advisory_locks(*((EXCLUSIVE, ALLOCATION_LOCK_NAMESPACE, pk) for pk in sorted(locale_ids)))
     counted_sql, counted_params = counted.values("pk").query.sql_with_params()
     locales = ", ".join(["%s"] * len(locale_ids))
     cell, rating, trial = Cell._meta.db_table, Rating._meta.db_table, Trial._meta.db_table

@@ -48,9 +48,14 @@ def require_ready_for_trials(participant: Participant, *, allow_completed: bool 
         raise session_ended(participant)
     steps = pending_steps(participant)
     if steps:
-        raise PermissionDenied(
-            detail=f"Complete these steps first: {', '.join(steps)}.", code="steps_pending"
-        )
+        raise steps_pending(steps)
+
+
+def steps_pending(steps: list[str]) -> PermissionDenied:
+    """The refusal of a request that comes before these steps are done."""
+    return PermissionDenied(
+        detail=f"Complete these steps first: {', '.join(steps)}.", code="steps_pending"
+    )
 
 
 def session_ended(participant: Participant) -> PermissionDenied:

@@ -22,6 +22,7 @@ import numpy as np
 from moodlab.simulation import MoodModel, RaterProfile
 from moodlab.studies.models import Participant
 from moodlab.studies.prescreens import headphone_positions, vocabulary_items_for
+from moodlab.studies.selectors import participant_by_token
 
 ME = "/api/v1/participants/me/"
 AGES = (18, 70)
@@ -116,9 +117,7 @@ class SimulatedSession:
         self.post(ME + "questionnaire/", answers)
 
     def _participant(self) -> Participant:
-        participant = (
-            Participant.objects.select_related("study", "locale").filter(token=self.token).first()
-        )
+        participant = participant_by_token(self.token)
         if participant is None:
             raise ValueError(
                 "the prescreens can only be simulated on a server sharing this database"

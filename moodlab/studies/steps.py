@@ -16,9 +16,9 @@ from django.db.models import TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import APIException
 
-from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended
+from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended, steps_pending
 from moodlab.studies.models import Participant, QuestionnaireResponse, Study
 from moodlab.studies.services import participant_finish
 
@@ -73,8 +73,9 @@ def participant_state(participant: Participant) -> ParticipantState:
     if participant.status == Participant.Status.STARTED:
         next_step = next(iter(pending_steps(participant)), TRIALS)
     elif participant.status == Participant.Status.COMPLETED:
-        answered = QuestionnaireResponse.objects.filter(participant=participant).exists()
-        next_step = QUESTIONNAIRE if participant.study.questionnaire and not answered else COMPLETE
+        asked = participant.study.questionnaire
+        answered = asked and QuestionnaireResponse.objects.filter(participant=participant).exists()
+        next_step = QUESTIONNAIRE if asked and not answered else COMPLETE
     else:
         next_step = ENDED
     return ParticipantState(
@@ -130,9 +131,7 @@ def require_step_open(participant: Participant, step: str) -> None:
     position = STEP_ORDER.index(step)
     earlier = [s for s in pending_steps(participant) if STEP_ORDER.index(s) < position]
     if earlier:
-        raise PermissionDenied(
-            detail=f"Complete these steps first: {', '.join(earlier)}.", code="steps_pending"
-        )
+        raise steps_pending(earlier)
 
 
 @transaction.atomic
@@ -191,9 +190,7 @@ def questionnaire_submit(
         return existing
     if participant.status == Participant.Status.STARTED:
         pending = [*pending_steps(participant), TRIALS]
-        raise PermissionDenied(
-            detail=f"Complete these steps first: {', '.join(pending)}.", code="steps_pending"
-        )
+        raise steps_pending(pending)
     if participant.status != Participant.Status.COMPLETED:
         raise session_ended(participant)
     return QuestionnaireResponse.objects.create(participant=participant, answers=answers)

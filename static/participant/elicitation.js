@@ -9,14 +9,17 @@ const SUGGEST_DELAY_MS = 200;
 
 export async function startElicitation(ctx) {
   const state = await ctx.api.get(ctx.urls.elicitation_turn);
-  if (state.done) {
-    await ctx.refresh();
-  } else if (state.progress.done === 0) {
+  if (!state.done && state.progress.done === 0) {
     const section = ctx.show("instructions_elicitation");
     section.querySelector("[data-start]").onclick = () => showTurn(ctx, state);
   } else {
-    showTurn(ctx, state);
+    await proceed(ctx, state);
   }
+}
+
+async function proceed(ctx, state) {
+  if (state.done) await ctx.refresh();
+  else showTurn(ctx, state);
 }
 
 function secondsLeft(ctx, state) {
@@ -72,8 +75,10 @@ function showTurn(ctx, state) {
   let busy = false;
   let suggestTimer = 0;
 
-  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, { onChange: update });
-  player.volume = ctx.volume;
+  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
+    onChange: update,
+    volume: ctx.volume,
+  });
 
   section.querySelector("[data-frozen-block]").hidden = turn.frozen_tags.length === 0;
   section
@@ -210,18 +215,10 @@ function showTurn(ctx, state) {
       return;
     }
     player.pause();
-    if (nextState.done) {
-      await ctx.refresh().catch((failure) => ctx.fail(failure));
-    } else {
-      showTurn(ctx, nextState);
-    }
+    await proceed(ctx, nextState).catch((failure) => ctx.fail(failure));
   };
 
-  player.load(turn.audio_url, {
-    start: turn.clip_start_seconds,
-    end: turn.clip_end_seconds,
-    required: turn.clip_seconds,
-  });
+  player.loadClip(turn);
   update();
 }
 
@@ -231,8 +228,7 @@ async function refused(ctx, error, hint) {
     // The turn timed out or was answered in another tab: carry on with the current one.
     const state = await ctx.api.get(ctx.urls.elicitation_turn).catch((failure) => ctx.fail(failure));
     if (!state) return;
-    if (state.done) await ctx.refresh();
-    else showTurn(ctx, state);
+    await proceed(ctx, state);
     if (error.code === "turn_expired") ctx.alert(i18n.t("turn_expired"));
   } else if (error instanceof ApiError && error.status === 400) {
     if (error.fields.audio_played_seconds) hint.textContent = i18n.t("audio_listen_first");

@@ -6,7 +6,7 @@ const MAX_STEP_SECONDS = 1.5; // a larger jump of currentTime is a seek, not lis
 const LISTEN_MARGIN_SECONDS = 0.25; // the server forgives 0.5 s; stay well inside that
 
 export class ClipPlayer {
-  constructor(container, i18n, { onChange = () => {}, loop = false } = {}) {
+  constructor(container, i18n, { onChange = () => {}, loop = false, volume = 1 } = {}) {
     container.replaceChildren(document.getElementById("audio-player").content.cloneNode(true));
     this.i18n = i18n;
     this.onChange = onChange;
@@ -17,6 +17,7 @@ export class ClipPlayer {
     this.audio = new Audio();
     this.audio.preload = "auto";
     this.audio.loop = loop;
+    this.audio.volume = volume;
     this.playButton.addEventListener("click", () => this.play());
     this.retryButton.addEventListener("click", () => this.reload());
     this.audio.addEventListener("canplaythrough", () => this.ready());
@@ -39,6 +40,15 @@ export class ClipPlayer {
     this.fill.style.inlineSize = "0%";
     this.audio.src = url;
     this.reload();
+  }
+
+  // A trial's song or an elicitation turn: both carry the same audio and clip fields.
+  loadClip({ audio_url, clip_start_seconds, clip_end_seconds, clip_seconds }) {
+    this.load(audio_url, {
+      start: clip_start_seconds,
+      end: clip_end_seconds,
+      required: clip_seconds,
+    });
   }
 
   set volume(level) {

@@ -7,13 +7,8 @@ import { ClipPlayer } from "./player.js";
 
 export async function startRating(ctx) {
   const view = await ctx.api.get(ctx.urls.rating_trial);
-  if (view.finished) {
-    await finish(ctx);
-  } else if (view.progress.done === 0) {
-    showInstructions(ctx, view);
-  } else {
-    showTrial(ctx, view);
-  }
+  if (!view.finished && view.progress.done === 0) showInstructions(ctx, view);
+  else await proceed(ctx, view);
 }
 
 async function proceed(ctx, view) {
@@ -78,8 +73,10 @@ function showTrial(ctx, view) {
   const button = form.querySelector("[type=submit]");
   const hint = section.querySelector("[data-rating-hint]");
   let busy = false;
-  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, { onChange: update });
-  player.volume = ctx.volume;
+  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
+    onChange: update,
+    volume: ctx.volume,
+  });
   form.querySelector("[data-terms]").replaceChildren(...trial.terms.map((term) => termGroup(ctx, trial, term)));
 
   function ratings() {
@@ -133,10 +130,6 @@ function showTrial(ctx, view) {
     }
   };
 
-  player.load(trial.song.audio_url, {
-    start: trial.song.clip_start_seconds,
-    end: trial.song.clip_end_seconds,
-    required: trial.song.clip_seconds,
-  });
+  player.loadClip(trial.song);
   update();
 }

@@ -28,10 +28,10 @@ export async function showVolumeCalibration(ctx) {
   const slider = section.querySelector("[data-volume-level]");
   const player = new ClipPlayer(section.querySelector("[data-player]"), ctx.i18n, {
     loop: true,
+    volume: ctx.volume,
     onChange: () => (done.disabled = !player.started),
   });
   slider.value = String(ctx.volume);
-  player.volume = ctx.volume;
   slider.oninput = () => {
     ctx.volume = Number(slider.value);
     player.volume = ctx.volume;
@@ -58,8 +58,8 @@ export async function showHeadphoneCheck(ctx) {
       for (const choice of choices) choice.disabled = !player.started;
       hint.textContent = player.started ? "" : i18n.t("headphones_answer_first");
     },
+    volume: ctx.volume,
   });
-  player.volume = ctx.volume;
 
   function present() {
     i18n.fill(count, "headphones_trial", {

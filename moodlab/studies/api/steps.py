@@ -6,7 +6,7 @@ needs no second request to learn where to go next.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpResponse
 from django.utils import translation
@@ -21,7 +21,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from moodlab.api.schema import ErrorSerializer
-from moodlab.studies.api.permissions import IsParticipant, ParticipantAuthentication
+from moodlab.studies.api.participant_base import ParticipantApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, PrescreenResult
 from moodlab.studies.prescreens import (
@@ -34,7 +34,6 @@ from moodlab.studies.prescreens import (
     vocabulary_items_for,
     volume_record,
 )
-from moodlab.studies.services import participant_touch
 from moodlab.studies.steps import (
     COMPLETE,
     ENDED,
@@ -94,24 +93,13 @@ class CheckOutputSerializer(serializers.Serializer):
     state = ParticipantStateOutputSerializer()
 
 
-class ParticipantStepApi(APIView):
-    """Authenticates the participant; only POSTs count against the submission throttles."""
-
-    authentication_classes = [ParticipantAuthentication]
-    permission_classes = [IsParticipant]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        participant_touch(participant=self.participant)  # inactivity timeouts count from here
+class ParticipantStepApi(ParticipantApi):
+    """Only POSTs count against the submission throttles."""
 
     def get_throttles(self) -> list[BaseThrottle]:
         if self.request.method != "POST":
             return []
         return [throttle() for throttle in PARTICIPANT_THROTTLES]
-
-    @property
-    def participant(self) -> Participant:
-        return cast(Participant, self.request.auth)  # ensured by IsParticipant
 
     def state_response(self) -> Response:
         return Response(ParticipantStateOutputSerializer(participant_state(self.participant)).data)
