@@ -41,6 +41,34 @@ def _media_in_tmp(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _live_server_requests_finish(request):
+    """A test using the live server ends only when the server has no query left running.
+
+    A client that gave up waiting (a timeout on a loaded machine) leaves its request running in
+    the server's thread; flushing the tables under it deadlocks the test's teardown.
+    """
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    import time
+
+    from django.db import connection
+
+    deadline = time.monotonic() + 60
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
