@@ -1,4 +1,4 @@
-"""Term curation services (METHOD.md phase 2): from the chains' tags to a locale's rating terms.
+"""Term curation (docs/method.md, phase 2): from the chains' tags to a locale's rating terms.
 
 Each grouping key found in the chains belongs to one Term through a TermAlias; researchers
 merge and split those groups, rename and gloss them, exclude some, and select the top N by

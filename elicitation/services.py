@@ -1,4 +1,4 @@
-"""State changes of the elicitation chains (STEP-Tag, METHOD.md phase 1).
+"""State changes of the elicitation chains (STEP-Tag, docs/method.md, phase 1).
 
 The API, the expiry task, the simulated participants and the tests all go through these
 functions. Chains are claimed with `select_for_update(skip_locked=True)` and the database's

@@ -1,4 +1,4 @@
-"""The locales MoodLab knows out of the box: the five of the reference study (METHOD.md)."""
+"""The locales MoodLab knows out of the box: the five of the reference study (docs/method.md)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_i
 
 
 class Study(models.Model):
-    """A music-mood study; its parameters default to the reference study's (METHOD.md)."""
+    """A music-mood study; its parameters default to the reference study's (docs/method.md)."""
 
     class Phase(models.TextChoices):
         DRAFT = "draft", _("Draft")
