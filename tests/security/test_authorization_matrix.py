@@ -186,7 +186,7 @@ API_ROUTES: dict[str, list[Probe]] = {
             "participant_object",
             "post",
             lambda w: f"/api/v1/rating/trials/{w.trial_a.pk}/submit/",
-            {"ratings": {"0": 3}, "audio_played_seconds": 1},
+            {"ratings": {"999999999": 3}, "audio_played_seconds": 1},
         )
     ],
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],

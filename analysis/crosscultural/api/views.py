@@ -52,6 +52,7 @@ class StudyAnalysesApi(generics.ListAPIView):
 
     serializer_class = AnalysisOutputSerializer
     permission_classes = [IsStudyResearcher]
+    write_permissions = ("crosscultural.add_crossculturalanalysis",)  # as the admin's run form
     queryset = CrossCulturalAnalysis.objects.none()  # for the schema; get_queryset scopes
     filterset_fields = ["status", "snapshot_version"]
 
@@ -96,6 +97,7 @@ class StudyPredictionSetsApi(generics.ListAPIView):
 
     serializer_class = PredictionSetOutputSerializer
     permission_classes = [IsStudyResearcher]
+    write_permissions = ("crosscultural.add_predictionset",)  # as the admin's upload form
     queryset = PredictionSet.objects.none()  # for the schema; get_queryset scopes
     parser_classes = [MultiPartParser, FormParser]
 
