@@ -71,6 +71,16 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     locale = factory.SubFactory(StudyLocaleFactory)
     phase = Participant.Phase.RATING
 
+    @classmethod
+    def _create(
+        cls, model_class: type[Participant], *args: object, **kwargs: object
+    ) -> Participant:
+        """With a token the test can present, as the entry service issues one."""
+        participant = model_class(*args, **kwargs)
+        participant.issue_token()
+        participant.save()
+        return participant
+
 
 def ready_for_trials(participant: Participant) -> Participant:
     """Record consent and passed prescreens, as the participant pages do before trials."""
