@@ -4,7 +4,8 @@ body over the size limit (413), a NUL character in the address (400)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -92,11 +93,12 @@ def _is_researcher(request: HttpRequest) -> bool:
     from rest_framework.exceptions import APIException
     from rest_framework.settings import api_settings
 
-    for authentication in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+    authentications: Sequence[Any] = api_settings.DEFAULT_AUTHENTICATION_CLASSES
+    for authentication in authentications:
         if issubclass(authentication, SessionAuthentication):
             continue  # the session was looked at above
         try:
-            found = authentication().authenticate(request)  # type: ignore[arg-type]
+            found = authentication().authenticate(request)
         except APIException:
             return False
         if found is not None:

@@ -84,7 +84,8 @@ def _scoped_filter(model: type[Model], item: Any) -> Any:
     if not isinstance(item, str):
         return item
     field = _resolve(model, item)
-    for test, filter_class in admin.FieldListFilter._field_list_filters:
+    registry: list[tuple[Any, Any]] = admin.FieldListFilter._field_list_filters  # type: ignore[attr-defined]
+    for test, filter_class in registry:
         if test(field):
             scoped = _SCOPED_FILTERS.get(filter_class)
             return (item, scoped) if scoped else item
@@ -120,7 +121,7 @@ class StudyScopedAdmin(admin.ModelAdmin):
                 if lookup == item.parameter_name:
                     return True
                 continue
-            path = item[0] if isinstance(item, list | tuple) else item
+            path = str(item[0] if isinstance(item, list | tuple) else item)
             if lookup == path or (
                 lookup.startswith(path + LOOKUP_SEP)
                 and set(lookup[len(path) + 2 :].split(LOOKUP_SEP)) <= FILTER_LOOKUP_PARTS
