@@ -18,6 +18,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_staff = True
     password = factory.django.Password("correct horse battery staple")
 
+    @factory.post_generation
+    def permissions(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        """`UserFactory(permissions=["app.codename", ...])`: model permissions, as the admin
+        and the API's writes ask for."""
+        from django.contrib.auth.models import Permission
+
+        for name in extracted or ():
+            app_label, codename = name.split(".")
+            self.user_permissions.add(  # type: ignore[attr-defined]
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+
 
 class StudyFactory(factory.django.DjangoModelFactory):
     class Meta:
