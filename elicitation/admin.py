@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -198,17 +198,23 @@ class CurationTermAdmin(StudyScopedAdmin):
             term=obj, label=form.cleaned_data["label_text"], gloss=form.cleaned_data["gloss"]
         )
 
-    @admin.action(description="Merge the selected terms (into the best scored)")
+    @admin.action(
+        description="Merge the selected terms (into the best scored)", permissions=["change"]
+    )
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
         terms = list(queryset.select_related("locale"))
         self.run(request, partial(terms_merge, terms=terms), f"Merged {len(terms)} terms.")
 
-    @admin.action(description="Split the selected terms into their merged keys")
+    @admin.action(
+        description="Split the selected terms into their merged keys", permissions=["change"]
+    )
     def split_selected(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
         for term in queryset.select_related("locale"):
             self.run(request, partial(term_split, term=term), f"Split {term.key}.")
 
-    @admin.action(description="Select the top N by score in these terms' locales")
+    @admin.action(
+        description="Select the top N by score in these terms' locales", permissions=["change"]
+    )
     def select_top_terms(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
         for locale in self._locales_of(queryset):
             self.run(
@@ -217,7 +223,9 @@ class CurationTermAdmin(StudyScopedAdmin):
                 f"{locale.code}: top {locale.study.terms_per_locale} selected.",
             )
 
-    @admin.action(description="Recompute these terms' locales from the chains")
+    @admin.action(
+        description="Recompute these terms' locales from the chains", permissions=["change"]
+    )
     def recompute_locales(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
         for locale in self._locales_of(queryset):
             self.run(request, partial(terms_recompute, locale=locale), f"{locale}: done.")
@@ -242,6 +250,8 @@ class CurationTermAdmin(StudyScopedAdmin):
         """Build a locale's term table for the first time (no term exists yet to act on)."""
         if request.method != "POST":
             return HttpResponse(status=405)
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         locale = get_object_or_404(
             StudyLocale.objects.select_related("study"),
             pk=locale_id,

@@ -60,7 +60,9 @@ def tags_autocomplete(
     if not matches:
         return []
     rows = (
+        # A hidden tag was flagged by other participants: it is never suggested again.
         ChainTag.objects.filter(matches, locale=locale)
+        .exclude(state=ChainTag.State.HIDDEN)
         .values("key")
         .annotate(text=Min("text"), chains=Count("id"))
         .order_by("-chains", "key")[:limit]

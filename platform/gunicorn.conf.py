@@ -15,4 +15,9 @@ keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 accesslog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# The request line without its query string, and no referrer: entry links carry the panel's
+# participant id (?PROLIFIC_PID=...), personal data that must not reach the logs.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+# Only these proxies' X-Forwarded-Proto/-For are believed (with SECURE_PROXY_SSL_HEADER a
+# forged "https" would pass for a secure request); set the load balancer's address here.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -18,6 +18,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_staff = True
     password = factory.django.Password("correct horse battery staple")
 
+    @factory.post_generation
+    def permissions(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        """`UserFactory(permissions=["app.codename", ...])`: model permissions, as the admin
+        and the API's writes ask for."""
+        from django.contrib.auth.models import Permission
+
+        for name in extracted or ():
+            app_label, codename = name.split(".")
+            self.user_permissions.add(  # type: ignore[attr-defined]
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+
 
 class StudyFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -70,6 +82,16 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     study = factory.LazyAttribute(lambda participant: participant.locale.study)
     locale = factory.SubFactory(StudyLocaleFactory)
     phase = Participant.Phase.RATING
+
+    @classmethod
+    def _create(
+        cls, model_class: type[Participant], *args: object, **kwargs: object
+    ) -> Participant:
+        """With a token the test can present, as the entry service issues one."""
+        participant = model_class(*args, **kwargs)
+        participant.issue_token()
+        participant.save()
+        return participant
 
 
 def ready_for_trials(participant: Participant) -> Participant:

@@ -35,6 +35,18 @@ LOADING_COMPONENTS = 5
 """Components whose loadings the results keep: the two named ones and a few beyond."""
 
 
+MAX_SEED = 2**32 - 1
+MAX_REPETITIONS = 10_000
+
+
+class InvalidParamsError(ValueError):
+    """Analysis parameters out of their bounds; `errors` names each bad field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name} {problem}" for name, problem in errors.items()))
+        self.errors = errors
+
+
 @dataclass(frozen=True)
 class AnalysisParams:
     """What a researcher may choose; the defaults suit the reference study's term lists.
@@ -56,6 +68,19 @@ class AnalysisParams:
     reliability_threshold: float = 0.7
     split_half_repetitions: int = 100
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        # The one place the numeric bounds live: the API, the admin form and the command all
+        # build these params, and a bad value must fail here, not later inside the job.
+        errors = {}
+        if not 0 < self.reliability_threshold <= 1:
+            errors["reliability_threshold"] = "must lie in (0, 1]"
+        if not 1 <= self.split_half_repetitions <= MAX_REPETITIONS:
+            errors["split_half_repetitions"] = f"must lie between 1 and {MAX_REPETITIONS}"
+        if isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            errors["seed"] = f"must lie between 0 and {MAX_SEED}"
+        if errors:
+            raise InvalidParamsError(errors)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.crosscultural.computation import AnalysisParams, analyse
+from analysis.crosscultural.computation import AnalysisParams, InvalidParamsError, analyse
 from analysis.crosscultural.models import CrossCulturalAnalysis, Prediction, PredictionSet
 from analysis.crosscultural.selectors import (
     prediction_frame,
@@ -45,17 +45,11 @@ MAX_PREDICTION_ROWS = 500_000
 def analysis_params_validate(data: dict[str, Any]) -> AnalysisParams:
     """Params from submitted JSON, or a ValidationError naming the bad field."""
     try:
-        params = AnalysisParams.from_dict(data)
+        return AnalysisParams.from_dict(data)
+    except InvalidParamsError as problem:
+        raise ValidationError(problem.errors) from problem
     except (TypeError, ValueError) as problem:
         raise ValidationError({"params": str(problem)}) from problem
-    errors = {}
-    if not 0 < params.reliability_threshold <= 1:
-        errors["reliability_threshold"] = "must lie in (0, 1]"
-    if not 1 <= params.split_half_repetitions <= 10_000:
-        errors["split_half_repetitions"] = "must lie between 1 and 10000"
-    if errors:
-        raise ValidationError(errors)
-    return params
 
 
 @transaction.atomic

@@ -59,6 +59,8 @@ class TermOutputSerializer(serializers.ModelSerializer):
 
 class CurationApi(APIView):
     permission_classes = [IsStudyResearcher]
+    # As the curation admin asks for its actions and edits.
+    write_permissions = ("elicitation.change_curationterm",)
 
     def locale(self) -> StudyLocale:
         return get_object_or_404(

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from elicitation.selectors import participant_progress, tags_autocomplete, turn_view
 from elicitation.services import FLAG, TurnSubmission, turn_claim, turn_submit
+from moodlab.api.fields import IdKeyedDictField
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant
@@ -71,7 +72,9 @@ class StarsOrFlagField(serializers.Field):
 
 class TurnSubmitInputSerializer(serializers.Serializer):
     turn = serializers.IntegerField(min_value=1, help_text="The id of the turn being answered.")
-    ratings = serializers.DictField(child=StarsOrFlagField(), required=False, default=dict)
+    ratings = IdKeyedDictField(
+        child=StarsOrFlagField(), required=False, default=dict, max_keys=MAX_RATINGS_PER_TURN
+    )
     new_tags = serializers.ListField(
         child=serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False),
         required=False,
@@ -79,13 +82,6 @@ class TurnSubmitInputSerializer(serializers.Serializer):
         max_length=MAX_NEW_TAGS_PER_TURN,
     )
     audio_played_seconds = serializers.FloatField(min_value=0, max_value=24 * 3600)
-
-    def validate_ratings(self, value: dict[str, int | str]) -> dict[int, int | str]:
-        if len(value) > MAX_RATINGS_PER_TURN:
-            raise serializers.ValidationError(f"At most {MAX_RATINGS_PER_TURN} ratings.")
-        if not all(key.isdigit() for key in value):
-            raise serializers.ValidationError("Keys are tag ids.")
-        return {int(key): stars for key, stars in value.items()}
 
 
 def _turn_state(participant: Participant) -> dict[str, Any]:

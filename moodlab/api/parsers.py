@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 
 _SURROGATES = range(0xD800, 0xE000)
 
@@ -49,3 +49,23 @@ class StrictJSONParser(JSONParser):
 
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")  # NaN and Infinity, as DRF's strict mode
+
+
+class StrictFormParser(FormParser):
+    """Form bodies with the JSON parser's rule: no NUL or unpaired surrogate, keys included."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        data = super().parse(stream, media_type, parser_context)
+        _check_strings({key: data.getlist(key) for key in data})
+        return data
+
+
+class StrictMultiPartParser(MultiPartParser):
+    """Multipart bodies: the same rule for their text fields (file parts are not text)."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        parsed = super().parse(stream, media_type, parser_context)
+        _check_strings({key: parsed.data.getlist(key) for key in parsed.data})
+        for name in parsed.files:
+            _check_strings(name)
+        return parsed

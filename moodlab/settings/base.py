@@ -20,7 +20,8 @@ VAR_DIR = Path(env_str("MOODLAB_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", default=False)
 # The embedded default is for trying MoodLab on a laptop; production.py insists on a real key.
-SECRET_KEY = env_str("SECRET_KEY") or "insecure-embedded-default-key-do-not-use-in-production"
+EMBEDDED_SECRET_KEY = "insecure-embedded-default-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env_str("SECRET_KEY") or EMBEDDED_SECRET_KEY
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
@@ -59,14 +60,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "moodlab.middleware.RequestSizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
+    "moodlab.middleware.UnusableInputMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication (researchers have a larger limit), before anything reads the body.
+    "moodlab.middleware.RequestSizeLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "moodlab.middleware.DatabaseUnavailableMiddleware",
@@ -187,7 +190,10 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Every request body, whatever its content type (RequestSizeLimitMiddleware), except
+# signed-in researchers' uploads (song zips, prediction CSVs), which have their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+RESEARCHER_UPLOAD_MAX_BYTES = env_int("RESEARCHER_UPLOAD_MAX_MB", 1024) * 1024 * 1024
 
 # Celery: a Redis broker when CELERY_BROKER_URL is set, otherwise tasks run in-process.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
@@ -235,8 +241,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": [
         "moodlab.api.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "moodlab.api.parsers.StrictFormParser",
+        "moodlab.api.parsers.StrictMultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -304,11 +310,19 @@ CONTENT_SECURITY_POLICY = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Database errors lose the values they quote (a panel's participant id can be one).
+    "filters": {"redact_database_errors": {"()": "moodlab.log_redaction.RedactDatabaseErrors"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_database_errors"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx logs every request at INFO: the simulator and the load benchmark would drown the
-    # log with one line per trial.
-    "loggers": {"httpx": {"level": env_str("HTTPX_LOG_LEVEL", "WARNING")}},
+    "loggers": {
+        # httpx logs every request at INFO: the simulator and the load benchmark would drown
+        # the log with one line per trial.
+        "httpx": {"level": env_str("HTTPX_LOG_LEVEL", "WARNING")},
+        # At DEBUG it logs every statement with its parameters, whatever LOG_LEVEL says.
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 MOODLAB_VERSION = "0.1.0"

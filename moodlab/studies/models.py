@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 
@@ -303,6 +304,17 @@ def new_participant_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def participant_token_hash(token: str) -> str:
+    """What the database keeps of a participant's token: a leaked row or an admin filter
+    never gives a usable secret. Tokens are 256 random bits, so an unsalted SHA-256 is enough
+    and keeps the lookup one indexed equality."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def unheld_token_hash() -> str:
+    return participant_token_hash(new_participant_token())
+
+
 class Participant(models.Model):
     """Someone taking part; the panel's id for them lives apart in RecruiterIdentity."""
 
@@ -319,9 +331,12 @@ class Participant(models.Model):
         RATING = "rating", _("Rating")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    # Bearer secret for the participant API; never shown in exports or the admin lists.
-    token = models.CharField(
-        max_length=64, unique=True, default=new_participant_token, editable=False
+    # SHA-256 of the participant API's bearer secret. The secret itself exists only in the
+    # participant's Django session and in the answer to the entry request (`token` below).
+    # Rows made outside the entry service (bulk imports, simulations) get a hash of a
+    # secret nobody holds.
+    token_hash = models.CharField(
+        max_length=64, unique=True, editable=False, default=unheld_token_hash
     )
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     locale = models.ForeignKey(StudyLocale, on_delete=models.PROTECT, related_name="participants")
@@ -343,8 +358,17 @@ class Participant(models.Model):
             models.Index(fields=["status", "last_seen_at"]),
         ]
 
+    # The raw token, on the instance that issued it only (never loaded from the database).
+    token: str = ""
+
     def __str__(self) -> str:
         return str(self.public_id)
+
+    def issue_token(self) -> str:
+        """A new secret for this session; the old one (if any) stops working once saved."""
+        self.token = new_participant_token()
+        self.token_hash = participant_token_hash(self.token)
+        return self.token
 
     @property
     def is_active(self) -> bool:

@@ -36,6 +36,8 @@ REFUSAL_STATUS = {
     "unknown_locale": 404,
     "no_session": 403,
     "too_many": 429,
+    "session_mismatch": 403,
+    "bad_request": 400,
 }
 
 # Strings the page's JavaScript shows; rendered into the page as JSON in the participant's
@@ -85,6 +87,11 @@ SCRIPT_STRINGS = {
     "field_required": _("Please answer this question."),
     "field_invalid": _("Please check this answer."),
 }
+
+
+def render_bad_request(request: HttpRequest, locale_code: str = "") -> HttpResponse:
+    """The translated 400 page for input no page can use (a NUL in the address)."""
+    return _render_refusal(request, "bad_request", language=_known_language(request, locale_code))
 
 
 def _render_refusal(request: HttpRequest, code: str, *, language: str) -> HttpResponse:

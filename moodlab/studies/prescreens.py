@@ -44,7 +44,7 @@ class VocabularyQuestion:
 
 
 def _participant_seed(participant: Participant, purpose: str) -> int:
-    digest = salted_hmac(f"moodlab.{purpose}", participant.token).digest()
+    digest = salted_hmac(f"moodlab.{purpose}", str(participant.public_id)).digest()
     return int.from_bytes(digest[:8], "big")
 
 
@@ -105,7 +105,7 @@ def vocabulary_items_for(participant: Participant) -> list[VocabularyQuestion]:
     questions = [
         VocabularyQuestion(
             id=salted_hmac(
-                "moodlab.vocabulary-id", f"{participant.token}:{item['word']}"
+                "moodlab.vocabulary-id", f"{participant.public_id}:{item['word']}"
             ).hexdigest()[:12],
             word=item["word"],
             real=item["real"],

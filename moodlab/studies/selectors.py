@@ -6,7 +6,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
-from moodlab.studies.models import Participant, Study
+from moodlab.studies.models import Participant, Study, participant_token_hash
 
 
 def studies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
@@ -25,4 +25,8 @@ def user_can_manage_study(user: AbstractBaseUser | AnonymousUser, study: Study) 
 def participant_by_token(token: str) -> Participant | None:
     """The session a token (API header or browser session) belongs to, with what every
     participant request reads."""
-    return Participant.objects.select_related("study", "locale").filter(token=token).first()
+    return (
+        Participant.objects.select_related("study", "locale")
+        .filter(token_hash=participant_token_hash(token))
+        .first()
+    )

@@ -112,6 +112,11 @@ class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told
         self.code = code
 
 
+# Panels whose entry links carry, besides the participant id, an id of this one attempt
+# (Prolific: SESSION_ID). Resuming a session then needs the same attempt id.
+PANEL_SESSION_PARAMETERS = {"PROLIFIC_PID": "SESSION_ID"}
+
+
 @transaction.atomic
 def participant_enter(
     *,
@@ -123,35 +128,32 @@ def participant_enter(
 ) -> tuple[Participant, bool]:
     """Start a session from an entry link, or resume the one this panel id already has.
 
-    Returns (participant, created). The same panel id never takes a study twice: a finished
-    or screened-out session is refused, an active one is resumed.
+    Returns (participant, created); the participant carries a fresh `token`. The same panel
+    id never takes a study twice: a finished or screened-out session is refused, an active
+    one is resumed under a new token (see `_reenter` for who may resume).
     """
     if locale.study_id != study.pk or not locale.is_active:
         raise EntryRefused("unknown_locale", "This study is not open in that language.")
     if study.phase not in (Study.Phase.ELICITATION, Study.Phase.RATING):
         raise EntryRefused("not_open", "This study is not collecting responses right now.")
     recruiter_participant_id = recruiter_participant_id.strip()[:128]
+    entry_parameters = entry_parameters or {}
     if not recruiter_participant_id and study.require_recruiter_id:
         raise EntryRefused(
             "missing_id", "This link must come from the recruitment panel (participant id missing)."
         )
     if recruiter_participant_id:
         identity = (
-            RecruiterIdentity.objects.select_related("participant")
+            RecruiterIdentity.objects.select_for_update()
+            .select_related("participant")
             .filter(study=study, recruiter_participant_id=recruiter_participant_id)
             .first()
         )
         if identity is not None:
-            return _resume(identity.participant), False
-    now = timezone.now()
-    participant = Participant.objects.create(
-        started_at=now,
-        last_seen_at=now,
-        study=study,
-        locale=locale,
-        phase=study.phase,
-        user_agent=user_agent[:400],
-    )
+            return _reenter(
+                identity, locale=locale, entry_parameters=entry_parameters, user_agent=user_agent
+            )
+    participant = _new_participant(study=study, locale=locale, user_agent=user_agent)
     if recruiter_participant_id:
         try:
             with transaction.atomic():
@@ -159,22 +161,95 @@ def participant_enter(
                     participant=participant,
                     study=study,
                     recruiter_participant_id=recruiter_participant_id,
-                    entry_parameters=entry_parameters or {},
+                    entry_parameters=entry_parameters,
                 )
         except IntegrityError:
-            # Two tabs opened the link at the same instant: the other one won; resume it.
+            # Two tabs opened the link at the same instant: the other one won; go through it.
             participant.delete()
-            identity = RecruiterIdentity.objects.select_related("participant").get(
-                study=study, recruiter_participant_id=recruiter_participant_id
+            identity = (
+                RecruiterIdentity.objects.select_for_update()
+                .select_related("participant")
+                .get(study=study, recruiter_participant_id=recruiter_participant_id)
             )
-            return _resume(identity.participant), False
+            return _reenter(
+                identity, locale=locale, entry_parameters=entry_parameters, user_agent=user_agent
+            )
     return participant, True
 
 
-def _resume(participant: Participant) -> Participant:
-    if participant.status != Participant.Status.STARTED:
-        raise EntryRefused("already_taken", "You have already taken part in this study. Thank you!")
-    participant_touch(participant=participant)
+def _new_participant(*, study: Study, locale: StudyLocale, user_agent: str) -> Participant:
+    now = timezone.now()
+    participant = Participant(
+        started_at=now,
+        last_seen_at=now,
+        study=study,
+        locale=locale,
+        phase=study.phase,
+        user_agent=user_agent[:400],
+    )
+    participant.issue_token()
+    participant.save()
+    return participant
+
+
+def _reenter(
+    identity: RecruiterIdentity,
+    *,
+    locale: StudyLocale,
+    entry_parameters: dict[str, str],
+    user_agent: str,
+) -> tuple[Participant, bool]:
+    """Whoever presents a known panel id: the session's holder, or someone who learnt the id.
+
+    - The existing secret is never handed out: a resume issues a new token, and the old one
+      (another browser's) stops working.
+    - Where the panel sends an attempt id (SESSION_ID), resuming needs the same one.
+    - A session that holds no answers (consent declined, or not yet given) never blocks the
+      panel id: a new entry replaces it, so no one else's decline turns the real person away.
+    """
+    participant = identity.participant
+    session_parameter = PANEL_SESSION_PARAMETERS.get(locale.recruiter_id_param)
+    stored = identity.entry_parameters.get(session_parameter) if session_parameter else None
+    same_attempt = not stored or entry_parameters.get(session_parameter or "") == stored
+    unanswered = participant.status == Participant.Status.DECLINED or (
+        participant.is_active and participant.consented_at is None and participant.study.ask_consent
+    )
+    if participant.is_active and same_attempt:
+        participant_touch(participant=participant)
+        participant.issue_token()
+        Participant.objects.filter(pk=participant.pk).update(token_hash=participant.token_hash)
+        return participant, False
+    if unanswered:
+        replacement = _replace(
+            identity, locale=locale, entry_parameters=entry_parameters, user_agent=user_agent
+        )
+        return replacement, True
+    if participant.is_active:
+        raise EntryRefused(
+            "session_mismatch",
+            "This panel id has a session under another panel session id.",
+        )
+    raise EntryRefused("already_taken", "You have already taken part in this study. Thank you!")
+
+
+def _replace(
+    identity: RecruiterIdentity,
+    *,
+    locale: StudyLocale,
+    entry_parameters: dict[str, str],
+    user_agent: str,
+) -> Participant:
+    """End the unanswered session the panel id had and give the id to a new one."""
+    old = identity.participant
+    Participant.objects.filter(pk=old.pk, status=Participant.Status.STARTED).update(
+        status=Participant.Status.TIMED_OUT,
+        status_reason="replaced by a later entry with the same panel id",
+        finished_at=timezone.now(),
+    )
+    participant = _new_participant(study=old.study, locale=locale, user_agent=user_agent)
+    identity.participant = participant
+    identity.entry_parameters = entry_parameters
+    identity.save(update_fields=["participant", "entry_parameters"])
     return participant
 
 

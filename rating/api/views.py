@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from moodlab.api.fields import IdKeyedDictField
 from moodlab.api.schema import ErrorSerializer
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
@@ -109,17 +110,14 @@ class RatingTrialSubmitApi(RatingApi):
     answers_retries_after_completion = True
 
     class RatingTrialSubmitInputSerializer(serializers.Serializer):
-        ratings = serializers.DictField(
+        ratings = IdKeyedDictField(
             child=serializers.IntegerField(min_value=1, max_value=5),
             allow_empty=False,
+            # No trial has more terms than the study draws per participant.
+            max_keys=lambda field: field.context["participant"].study.terms_per_participant,
             help_text='Term id to value, 1 (not expressing at all) to 5: {"12": 4, ...}.',
         )
         audio_played_seconds = serializers.FloatField(min_value=0)
-
-        def validate_ratings(self, value: dict[str, int]) -> dict[int, int]:
-            if not all(key.isdigit() for key in value):
-                raise serializers.ValidationError("Keys must be term ids.")
-            return {int(key): rating for key, rating in value.items()}
 
     class RatingTrialSubmitOutputSerializer(serializers.ModelSerializer):
         status = serializers.CharField(help_text="Always submitted.")
@@ -163,7 +161,9 @@ class RatingTrialSubmitApi(RatingApi):
     )
     def post(self, request: Request, trial_id: int) -> Response:
         participant = self.participant
-        serializer = self.RatingTrialSubmitInputSerializer(data=request.data)
+        serializer = self.RatingTrialSubmitInputSerializer(
+            data=request.data, context={"participant": participant}
+        )
         serializer.is_valid(raise_exception=True)
         ratings = serializer.validated_data["ratings"]
         trial = trial_submit(

@@ -14,7 +14,10 @@ from tests.factories import UserFactory
 
 @pytest.fixture
 def owner(db):
-    return UserFactory(username="owner")
+    return UserFactory(
+        username="owner",
+        permissions=["crosscultural.add_crossculturalanalysis", "crosscultural.add_predictionset"],
+    )
 
 
 @pytest.fixture
@@ -53,7 +56,15 @@ def test_anonymous_clients_are_refused_everywhere(api_client, study, analysis):
 
 
 def test_another_researcher_gets_404_for_the_study_and_its_runs(api_client, study, analysis):
-    api_client.force_authenticate(UserFactory(username="stranger"))
+    api_client.force_authenticate(
+        UserFactory(
+            username="stranger",
+            permissions=[
+                "crosscultural.add_crossculturalanalysis",
+                "crosscultural.add_predictionset",
+            ],
+        )
+    )
 
     for url in (analyses_url(study), detail_url(analysis), predictions_url(study)):
         response = api_client.get(url)
@@ -167,7 +178,15 @@ def test_a_bad_prediction_upload_answers_the_row_report_and_stores_nothing(
 
 
 def test_another_researcher_cannot_upload_predictions(api_client, study):
-    api_client.force_authenticate(UserFactory(username="stranger"))
+    api_client.force_authenticate(
+        UserFactory(
+            username="stranger",
+            permissions=[
+                "crosscultural.add_crossculturalanalysis",
+                "crosscultural.add_predictionset",
+            ],
+        )
+    )
 
     response = api_client.post(
         predictions_url(study),

@@ -98,7 +98,7 @@ def test_every_curation_change_is_refused_once_the_terms_are_frozen(locale):
 
 
 def test_researchers_curate_through_the_api_and_a_frozen_selection_is_refused(api_client, locale):
-    researcher = UserFactory()
+    researcher = UserFactory(permissions=["elicitation.change_curationterm"])
     locale.study.researchers.add(researcher)
     api_client.force_authenticate(researcher)
     url = TERMS_URL.format(slug=locale.study.slug, code=locale.code)
@@ -125,7 +125,7 @@ def test_researchers_curate_through_the_api_and_a_frozen_selection_is_refused(ap
 
 
 def test_another_studys_researcher_cannot_see_or_curate_the_terms(api_client, locale):
-    api_client.force_authenticate(UserFactory())
+    api_client.force_authenticate(UserFactory(permissions=["elicitation.change_curationterm"]))
     url = TERMS_URL.format(slug=locale.study.slug, code=locale.code)
     assert api_client.get(url).status_code == 404
     assert api_client.post(f"{url}recompute/").status_code == 404

@@ -42,6 +42,7 @@ class World:
     y: Study
     researcher_x: User
     researcher_y: User
+    viewer_x: User
     superuser: User
     participant_a: Participant
     participant_b: Participant
@@ -61,6 +62,18 @@ def researcher_of(study: Study, username: str) -> User:
     user = UserFactory(username=username)
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label__in=RESEARCHER_APPS)
+    )
+    study.researchers.add(user)
+    return user
+
+
+def viewer_of(study: Study, username: str) -> User:
+    """A staff user named on one study with only the view_* permissions of MoodLab's apps."""
+    user = UserFactory(username=username)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label__in=RESEARCHER_APPS, codename__startswith="view_"
+        )
     )
     study.researchers.add(user)
     return user
@@ -148,6 +161,7 @@ def world(db) -> World:
         y=y,
         researcher_x=researcher_of(x, "researcher-x"),
         researcher_y=researcher_of(y, "researcher-y"),
+        viewer_x=viewer_of(x, "viewer-x"),
         superuser=UserFactory(username="root", is_superuser=True),
         participant_a=participant_a,
         participant_b=participant_b,

@@ -13,6 +13,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
+from moodlab.studies.selectors import participant_by_token
 from tests.factories import UserFactory
 from tests.rating.factories import rating_study_with
 
@@ -153,7 +154,7 @@ def test_a_window_holds_one_counter_per_participant_whatever_the_rate(api_client
     token = enter(api_client, study, "P1").json()["token"]
     for _ in range(3):
         assert submit_first_trial(api_client, token).status_code == 200
-    participant = study.participants.get(token=token)
+    participant = participant_by_token(token)
     assert cache.get(f"throttle_window_participant_submit_{participant.pk}") == 3
 
 

@@ -21,17 +21,30 @@ from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.prescreens import prescreen_audio_url
 from tests.security.conftest import World
 
-ROLES = ("anonymous", "participant_a", "participant_b", "researcher_x", "researcher_y", "superuser")
+ROLES = (
+    "anonymous",
+    "participant_a",
+    "participant_b",
+    "researcher_x",
+    "viewer_x",
+    "researcher_y",
+    "superuser",
+)
 DENIED = {401, 403, 404, 405}
+# Researchers of study X with only view_* permissions: they read what researcher X reads,
+# and every write refuses them, as the admin does.
+VIEW_ONLY = {"viewer_x"}
+SAFE_METHODS = {"get", "head", "options"}
+RESEARCHER_KINDS = {"researcher_listing", "researcher_of_study", "unpublished_data"}
 
 # Who may pass, by kind of route; "own" is participant A, whose objects the probes name.
 ALLOWED = {
     "public": set(ROLES),
     "participant_session": {"participant_a", "participant_b"},  # the token picks the session
-    "researcher_listing": {"researcher_x", "researcher_y", "superuser"},  # of their own studies
+    "researcher_listing": {"researcher_x", "viewer_x", "researcher_y", "superuser"},
     "participant_object": {"participant_a"},
-    "researcher_of_study": {"researcher_x", "superuser"},
-    "unpublished_data": {"researcher_x", "superuser"},
+    "researcher_of_study": {"researcher_x", "viewer_x", "superuser"},
+    "unpublished_data": {"researcher_x", "viewer_x", "superuser"},
     "published_data": set(ROLES),
     "forged_signature": set(),  # a signed URL nobody signed: refused to everyone alike
     "browser_session": set(),  # only the session cookie opens it, no API credential
@@ -45,6 +58,7 @@ class Probe:
     url: Callable[[World], str]
     data: dict | None = None
     phase: str = "rating"  # which of A's and B's sessions the participant roles use
+    format: str = "json"
 
 
 def terms_url(world: World, suffix: str = "") -> str:
@@ -176,7 +190,14 @@ API_ROUTES: dict[str, list[Probe]] = {
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/analyses/{w.analysis_x.pk}/")
     ],
     "v1:crosscultural-prediction-set-list": [
-        Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/predictions/")
+        Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/predictions/"),
+        Probe(
+            "researcher_of_study",
+            "post",
+            lambda w: f"/api/v1/studies/{w.x.slug}/predictions/",
+            {"name": ""},
+            format="multipart",
+        ),
     ],
     "v1:rating-trial-current": [
         Probe("participant_session", "get", lambda w: "/api/v1/rating/trial/")
@@ -186,7 +207,7 @@ API_ROUTES: dict[str, list[Probe]] = {
             "participant_object",
             "post",
             lambda w: f"/api/v1/rating/trials/{w.trial_a.pk}/submit/",
-            {"ratings": {"0": 3}, "audio_played_seconds": 1},
+            {"ratings": {"999999999": 3}, "audio_played_seconds": 1},
         )
     ],
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],
@@ -219,6 +240,7 @@ def client_as(world: World, role: str, phase: str = "rating") -> APIClient:
         "participant_b": f"Participant {b.token}",
         "researcher_x": world.token(world.researcher_x),
         "researcher_y": world.token(world.researcher_y),
+        "viewer_x": world.token(world.viewer_x),
         "superuser": world.token(world.superuser),
     }
     if role in credentials:
@@ -257,14 +279,87 @@ def test_every_api_route_answers_only_the_roles_it_is_for(world, settings):
             url = probe.url(world)
             for role in ROLES:
                 client = client_as(world, role, probe.phase)
-                response = getattr(client, probe.method)(url, probe.data, format="json")
-                allowed = role in ALLOWED[probe.kind]
+                response = getattr(client, probe.method)(url, probe.data, format=probe.format)
+                allowed = role in ALLOWED[probe.kind] and not (
+                    role in VIEW_ONLY
+                    and probe.kind in RESEARCHER_KINDS
+                    and probe.method not in SAFE_METHODS
+                )
                 if response.status_code >= 500 or (allowed == (response.status_code in DENIED)):
                     wrong.append(
                         f"{role} {probe.method.upper()} {url} ({name}): {response.status_code}, "
                         f"expected {'access' if allowed else 'refusal'}: {response.content[:200]}"
                     )
     assert not wrong, "\n".join(wrong)
+
+
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def test_every_write_route_of_the_api_is_probed(world):
+    """Each write method of each API view has a probe above, so the matrix (with its view-only
+    researcher) checks it; a new write route fails here until someone adds one."""
+    missing, writes = [], []
+    for pattern in _api_patterns(get_resolver().url_patterns):
+        view = getattr(pattern.callback, "cls", None) or getattr(
+            pattern.callback, "view_class", None
+        )
+        if view is None:
+            continue
+        name = f"v1:{pattern.name}"
+        probed = {probe.method for probe in API_ROUTES.get(name, [])}
+        writes += [(name, method) for method in WRITE_METHODS if hasattr(view, method)]
+        missing += [
+            f"{method.upper()} {name}"
+            for method in WRITE_METHODS
+            if hasattr(view, method) and method not in probed
+        ]
+    assert ("v1:curation-term", "patch") in writes  # the walk sees the researchers' writes
+    assert ("v1:crosscultural-prediction-set-list", "post") in writes
+    assert not missing, f"add a Probe for each: {missing}"
+
+
+def _api_patterns(patterns: list) -> Iterator[URLPattern]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "v1" or str(pattern.pattern).startswith("api/v1"):
+                yield from _all_patterns(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            continue
+
+
+def _all_patterns(patterns: list) -> Iterator[URLPattern]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _all_patterns(pattern.url_patterns)
+        else:
+            yield pattern
+
+
+def test_a_view_only_researcher_cannot_rename_or_exclude_a_term(world):
+    term = world.x.locales.get().terms.first()
+    url = terms_url(world, f"{term.pk}/")
+    refused = client_as(world, "viewer_x").patch(
+        url, {"label": "renamed", "is_excluded": True}, format="json"
+    )
+    assert refused.status_code == 403
+    term.refresh_from_db()
+    assert term.label != "renamed" and not term.is_excluded
+    assert client_as(world, "viewer_x").get(terms_url(world)).status_code == 200
+
+
+def test_a_view_only_researcher_cannot_curate_in_the_admin_either(world):
+    terms = list(world.x.locales.get().terms.order_by("pk")[:2])
+    viewer = admin_client(world, "viewer_x")
+    changelist = reverse("admin:elicitation_curationterm_changelist")
+    viewer.post(
+        changelist,
+        {"action": "merge_selected", "_selected_action": [t.pk for t in terms]},
+    )
+    assert all(type(t).objects.filter(pk=t.pk).exists() for t in terms)
+    assert world.x.locales.get().terms.filter(pk__in=[t.pk for t in terms]).count() == 2
+    recompute = reverse("admin:elicitation_curationterm_recompute", args=[world.x.locales.get().pk])
+    assert viewer.post(recompute).status_code == 403
 
 
 def test_a_participant_session_shows_only_its_own_trial(world):
@@ -370,6 +465,7 @@ def admin_client(world: World, role: str) -> Client:
     client = Client()
     user = {
         "researcher_x": world.researcher_x,
+        "viewer_x": world.viewer_x,
         "researcher_y": world.researcher_y,
         "superuser": world.superuser,
     }.get(role)

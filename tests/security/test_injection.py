@@ -15,6 +15,7 @@ from analysis.snapshots import snapshot_export
 from elicitation.models import ChainTag
 from elicitation.normalization import TagError, clean_tag
 from moodlab.studies.models import Participant, Song
+from moodlab.studies.selectors import participant_by_token
 from tests.elicitation.factories import chain_with_tags
 from tests.rating.factories import rating_study_with
 
@@ -55,7 +56,7 @@ def test_markup_in_entry_answers_is_stored_as_text_and_escaped_in_the_admin(
 
 def test_markup_in_questionnaire_answers_is_escaped_in_the_admin(api_client, client, study):
     token = enter(api_client, study).json()["token"]
-    participant = Participant.objects.get(token=token)
+    participant = participant_by_token(token)
     Participant.objects.filter(pk=participant.pk).update(status=Participant.Status.COMPLETED)
     answered = api_client.post(
         "/api/v1/participants/me/questionnaire/",

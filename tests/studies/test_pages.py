@@ -6,6 +6,7 @@ import pytest
 
 from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
 from moodlab.studies.models import Participant, RecruiterIdentity, Study
+from moodlab.studies.selectors import participant_by_token
 from moodlab.studies.services import participant_finish
 from tests.factories import StudyFactory, StudyLocaleFactory
 
@@ -24,7 +25,7 @@ def test_the_entry_link_starts_a_session_and_redirects_to_the_session_page(clien
     assert response.status_code == 302
     assert response["Location"] == "/study/open/ko-KR/session/"
     participant = Participant.objects.get()
-    assert client.session[PARTICIPANT_SESSION_KEY] == participant.token
+    assert participant_by_token(client.session[PARTICIPANT_SESSION_KEY]) == participant
     identity = RecruiterIdentity.objects.get()
     assert identity.recruiter_participant_id == "pid-1"
     assert identity.entry_parameters == {"STUDY_ID": "s1", "SESSION_ID": "x"}
@@ -51,7 +52,9 @@ def test_a_second_visit_with_the_same_id_resumes_the_session(client, locale):
     response = other_browser.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
     assert response.status_code == 302
     assert Participant.objects.count() == 1
-    assert other_browser.session[PARTICIPANT_SESSION_KEY] == Participant.objects.get().token
+    assert participant_by_token(other_browser.session[PARTICIPANT_SESSION_KEY]) == (
+        Participant.objects.get()
+    )
 
 
 def test_a_link_without_id_resumes_this_browsers_session_when_no_id_is_required(client, locale):

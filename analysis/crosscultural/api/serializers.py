@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from analysis.crosscultural.computation import AnalysisParams
+from analysis.crosscultural.computation import MAX_REPETITIONS, MAX_SEED, AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis, PredictionSet
 
 _DEFAULTS = AnalysisParams()
@@ -28,9 +28,9 @@ class AnalysisParamsInputSerializer(serializers.Serializer):
         default=_DEFAULTS.reliability_threshold, min_value=0.01, max_value=1.0
     )
     split_half_repetitions = serializers.IntegerField(
-        default=_DEFAULTS.split_half_repetitions, min_value=1, max_value=10_000
+        default=_DEFAULTS.split_half_repetitions, min_value=1, max_value=MAX_REPETITIONS
     )
-    seed = serializers.IntegerField(default=_DEFAULTS.seed)
+    seed = serializers.IntegerField(default=_DEFAULTS.seed, min_value=0, max_value=MAX_SEED)
 
 
 class AnalysisStartInputSerializer(serializers.Serializer):

@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -32,6 +31,7 @@ from analysis.crosscultural.services import (
     analysis_start,
     prediction_set_import,
 )
+from moodlab.api.parsers import StrictFormParser, StrictMultiPartParser
 from moodlab.studies.api.permissions import IsStudyResearcher
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.models import Study
@@ -52,6 +52,7 @@ class StudyAnalysesApi(generics.ListAPIView):
 
     serializer_class = AnalysisOutputSerializer
     permission_classes = [IsStudyResearcher]
+    write_permissions = ("crosscultural.add_crossculturalanalysis",)  # as the admin's run form
     queryset = CrossCulturalAnalysis.objects.none()  # for the schema; get_queryset scopes
     filterset_fields = ["status", "snapshot_version"]
 
@@ -96,8 +97,9 @@ class StudyPredictionSetsApi(generics.ListAPIView):
 
     serializer_class = PredictionSetOutputSerializer
     permission_classes = [IsStudyResearcher]
+    write_permissions = ("crosscultural.add_predictionset",)  # as the admin's upload form
     queryset = PredictionSet.objects.none()  # for the schema; get_queryset scopes
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [StrictMultiPartParser, StrictFormParser]
 
     def get_queryset(self) -> QuerySet[PredictionSet]:
         study = _visible_study(self.request, self.kwargs["study_slug"])

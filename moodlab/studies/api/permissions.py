@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -56,10 +56,21 @@ class IsParticipant(BasePermission):
 
 
 class IsStudyResearcher(BasePermission):
-    """Object-level: the study (or the object's study) must be one the user manages."""
+    """Staff only; object level, the study (or the object's study) must be one they manage.
+
+    A write (any method but GET, HEAD, OPTIONS) also needs the view's `write_permissions`:
+    the model permissions the admin asks for the same change, so a view-only researcher
+    stays view-only here. A write route that names none is refused to everyone.
+    """
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        if request.method in SAFE_METHODS:
+            return True
+        required: tuple[str, ...] = getattr(view, "write_permissions", ())
+        return bool(required) and user.has_perms(required)
 
     def has_object_permission(self, request: Request, view: APIView, obj: Any) -> bool:
         study = getattr(obj, "study", obj)

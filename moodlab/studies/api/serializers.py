@@ -72,5 +72,11 @@ class ParticipantOutputSerializer(serializers.ModelSerializer):
 class ParticipantSessionOutputSerializer(ParticipantOutputSerializer):
     """Only the answer to the entry request carries the secret token."""
 
+    token = serializers.CharField(
+        read_only=True,
+        help_text="The session's secret: send it as `Authorization: Participant <token>`. "
+        "A later entry with the same panel id issues a new one and this one stops working.",
+    )
+
     class Meta(ParticipantOutputSerializer.Meta):
         fields = [*ParticipantOutputSerializer.Meta.fields, "token"]
