@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Max, Min
 
-from moodlab.simulation import MoodModel
+from moodlab.simulation import MoodModel, world_seed_for
 from moodlab.studies.models import Participant
 from rating.models import Cell, Rating
 from tests.rating.factories import rating_study_with
@@ -69,7 +69,7 @@ def test_simulated_ratings_follow_the_mood_model():
         seed=5,
         stdout=StringIO(),
     )
-    model = MoodModel(seed=5)
+    model = MoodModel(seed=world_seed_for(study.slug))
     pairs = np.array(
         [
             (value, model.expected(song, gloss, "en-US"))
