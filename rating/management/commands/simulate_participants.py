@@ -62,6 +62,8 @@ def local_server() -> Iterator[str]:
 
 @dataclass
 class Outcome:
+    seed: int = 0
+    """The run's rater seed: --seed replays the same raters."""
     locale: str = ""
     participant: str = ""
     rater: str = ""
@@ -149,7 +151,9 @@ class Command(BaseCommand):
             code, index = job
             rng = np.random.default_rng([rater_seed, codes.index(code), index])
             rater = model.draw_rater(rng)
-            who = Outcome(locale=code, rater=rater.kind.value, attentive=rater.attentive)
+            who = Outcome(
+                seed=rater_seed, locale=code, rater=rater.kind.value, attentive=rater.attentive
+            )
             try:
                 with httpx.Client(
                     base_url=base_url, timeout=60, transport=PatientTransport()
@@ -182,6 +186,7 @@ class Command(BaseCommand):
         ):
             outcomes = list(pool.map(lambda job: run(job, base_url), jobs))
         self._report(study, options["phase"], outcomes)
+        self.stdout.write(f"raters drawn with --seed {rater_seed} (give it to replay them)")
         if options["outcomes"]:
             _write_outcomes(options["outcomes"], outcomes)
         if outcomes and all(outcome.error for outcome in outcomes):
