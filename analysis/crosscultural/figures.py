@@ -97,10 +97,11 @@ def _heatmap_row(row: dict[str, Any]) -> str:
 
 
 def ltr(text: str) -> str:
-    """Text followed by a left-to-right mark, so that in a line read left to right the
-    neutral characters after an Arabic (right-to-left) term stay after it: "حزين / حزن"
-    otherwise shows its two terms swapped, as one right-to-left run."""
-    return f"{text}\u200e"
+    """Text between left-to-right marks, so a line holding an Arabic term reads left to right
+    and the characters after the term stay after it: without them a line starting with
+    Arabic is laid out right to left ("حزين / sad" shows as "sad / حزين"), and "حزين / حزن"
+    shows its two terms swapped, as one right-to-left run."""
+    return f"\u200e{text}\u200e"
 
 
 def valence_arousal_plane(results: dict[str, Any]) -> Figure:

@@ -47,8 +47,8 @@ def test_a_correlation_above_its_ceiling_is_capped_and_flagged():
     }
     svg = render("equivalent-terms", results).decode()
     assert "≥ 1.00*" in svg
-    # The Arabic term is closed by a left-to-right mark: the pair reads in locale order.
-    assert "حزين\u200e / triste" in svg
+    # The Arabic term sits between left-to-right marks: the pair reads in locale order.
+    assert "\u200eحزين\u200e / \u200etriste\u200e" in svg
 
 
 def test_unglossed_terms_get_their_own_heat_map_rows():
