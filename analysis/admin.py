@@ -16,6 +16,7 @@ from analysis.jobs import job_request
 from analysis.models import (
     CellAggregate,
     ExclusionDecision,
+    JobOutcome,
     JobRun,
     QualityResult,
     QualityRuleSetting,
@@ -44,6 +45,9 @@ def _with_task_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
 
 
 def _describe(run: JobRun) -> str:
+    if run.outcome and run.outcome != JobOutcome.SUCCEEDED:
+        # Finished without an error but with nothing useful (or too much excluded): say why.
+        return f"{run.get_outcome_display().lower()}: {' '.join(run.problems)}"
     if not run.state and run.queued_at is None:  # type: ignore[attr-defined]
         return "waiting for the broker"  # the sweeper sends it once Redis answers
     state = run.state or "QUEUED"  # type: ignore[attr-defined]
@@ -86,9 +90,15 @@ class JobRunAdmin(StudyScopedAdmin):
 
 def _job_action(kind: str, label: str) -> Any:
     def action(modeladmin: StudyJobsAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for study in queryset:
-            job_request(study_id=study.pk, kind=kind, user=request.user)
-        modeladmin.message_user(request, f"{label}: queued for {queryset.count()} study(ies).")
+        jobs = [job_request(study_id=s.pk, kind=kind, user=request.user) for s in queryset]
+        modeladmin.message_user(request, f"{label}: queued for {len(jobs)} study(ies).")
+        # Without a broker (the embedded default) the jobs have run by now: say how.
+        finished = JobRun.objects.filter(pk__in=[job.pk for job in jobs]).exclude(outcome="")
+        for job in finished.exclude(outcome=JobOutcome.SUCCEEDED).select_related("study"):
+            level = messages.ERROR if job.outcome == JobOutcome.FAILED else messages.WARNING
+            modeladmin.message_user(
+                request, f"{label}, {job.study.slug}: {_describe(job)}", level=level
+            )
 
     action.__name__ = f"run_{kind}"
     return admin.action(description=f"Run: {label}")(action)

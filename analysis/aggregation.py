@@ -17,15 +17,18 @@ from django.db.models import (
     Avg,
     Case,
     Count,
+    ExpressionWrapper,
     F,
     FloatField,
     Q,
     QuerySet,
     StdDev,
+    Sum,
     Value,
     When,
 )
 from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Cast, NullIf, Sqrt
 from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 
@@ -69,6 +72,21 @@ def _median_from_value_counts() -> CombinedExpression:
     return (value_at((n - 1) / 2) + value_at(n / 2)) / Value(2.0)
 
 
+def _sample_sd_from_sums() -> Any:
+    """The sample standard deviation from integer sums, NULL for a cell of one rating.
+
+    SQLite's STDDEV_SAMP is a Python aggregate that raises on a single value, and a CASE
+    around an aggregate does not stop it from running. n·Σv² − (Σv)² is an exact integer
+    (ratings are small integers), never negative, so the square root is always defined.
+    """
+    n = Count("id")
+    spread = ExpressionWrapper(
+        n * Sum(F("value") * F("value")) - Sum("value") * Sum("value"),
+        output_field=FloatField(),
+    )
+    return Sqrt(Cast(spread, FloatField()) / NullIf(Cast(n * (n - 1), FloatField()), 0.0))
+
+
 def _cells(study_id: int) -> QuerySet[Any]:
     """One row per song × term (a term belongs to one locale) with the cell's statistics."""
     on_postgres = connection.vendor == "postgresql"
@@ -82,7 +100,7 @@ def _cells(study_id: int) -> QuerySet[Any]:
         .annotate(
             n=Count("id"),
             mean=Avg("value"),
-            sd=StdDev("value", sample=True),
+            sd=StdDev("value", sample=True) if on_postgres else _sample_sd_from_sums(),
             median=Median("value") if on_postgres else _median_from_value_counts(),
         )
         .order_by()

@@ -220,6 +220,12 @@ class SnapshotAccessGrant(models.Model):
         return f"{self.user} may read {self.study}"
 
 
+class JobOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Succeeded")
+    WARNINGS = "warnings", _("Succeeded with warnings")
+    FAILED = "failed", _("Failed")
+
+
 class JobRun(models.Model):
     """A job a researcher asked for; Celery's TaskResult (same task id) holds its progress."""
 
@@ -237,6 +243,15 @@ class JobRun(models.Model):
     requested_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When the broker took the task; empty: not sent yet."
+    )
+    outcome = models.CharField(
+        max_length=10,
+        choices=JobOutcome.choices,
+        blank=True,
+        help_text="What the finished job produced; empty while it has not finished.",
+    )
+    problems = models.JSONField(
+        default=list, blank=True, help_text="Why the outcome is not a plain success."
     )
 
     class Meta:

@@ -232,6 +232,11 @@ def straight_lining(data: QualityData, params: Mapping[str, Any]) -> pd.DataFram
     defaults={"min_median_seconds_per_term": 1.0},
 )
 def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Median seconds per term over the participant's trials.
+
+    A trial's seconds are what the page measured from showing the trial to the press of
+    submit, capped by the server's elapsed time (see rating.timing).
+    """
     terms_per_trial = data.ratings.groupby("trial").size()
     trials = data.trials.join(terms_per_trial.rename("terms"), how="inner").dropna(
         subset=["seconds"]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from analysis.models import CellAggregate, ExclusionDecision, Snapshot, SnapshotAccessGrant
-from moodlab.studies.models import Participant, Study
+from elicitation.models import TermAlias
+from moodlab.studies.models import Participant, Study, Term
 from moodlab.studies.selectors import user_can_manage_study
+from rating.models import Rating
 
 
 def participants_counted(*, study_id: int) -> QuerySet[Participant]:
@@ -72,3 +76,46 @@ def cell_aggregates_of(
     if term:
         cells = cells.filter(term__key=term)
     return cells.order_by("locale__code", "song__external_id", "term__key")
+
+
+TERM_TABLE_COLUMNS = ("term_id", "locale", "label", "gloss", "key", "merged_keys", "rank")
+
+
+def term_label_shown(term: Term) -> str:
+    """The term as participants of its locale read it (the English label when untranslated)."""
+    shown = getattr(term, f"label_{term.locale.language}", None)
+    return shown or term.label_en or term.label  # type: ignore[attr-defined]
+
+
+def study_terms_table(*, study: Study) -> list[dict[str, Any]]:
+    """The study's rating terms, one dict per term with TERM_TABLE_COLUMNS, by locale and rank.
+
+    Every term participants rated or may rate: the label as shown to them, the English gloss
+    ("" when the term has none), the grouping key, the other keys merged into it during
+    curation (";"-separated) and its selection rank. Snapshots export it as their terms
+    table, and ratings and means refer to its term_id.
+    """
+    rated = Rating.objects.filter(term=OuterRef("pk"))
+    terms = (
+        Term.objects.filter(locale__study=study)
+        .filter(Q(is_selected=True) | Exists(rated))
+        .select_related("locale")
+        .order_by("locale__code", "rank", "key")
+    )
+    merged: dict[int, list[str]] = {}
+    for term_id, key in TermAlias.objects.filter(term__locale__study=study).values_list(
+        "term_id", "key"
+    ):
+        merged.setdefault(term_id, []).append(key)
+    return [
+        {
+            "term_id": term.pk,
+            "locale": term.locale.code,
+            "label": term_label_shown(term),
+            "gloss": (term.label_en or "").strip(),  # type: ignore[attr-defined]
+            "key": term.key,
+            "merged_keys": ";".join(sorted(set(merged.get(term.pk, [])) - {term.key})),
+            "rank": term.rank,
+        }
+        for term in terms
+    ]

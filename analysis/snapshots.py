@@ -37,8 +37,9 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from analysis.aggregation import Progress, cells_aggregate
+from analysis.crosscultural.models import Prediction
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
-from analysis.selectors import participants_counted
+from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
 from elicitation.export import chain_export_rows
 from moodlab.studies.csv_safety import guard_column
 from moodlab.studies.models import Participant, Song, Study
@@ -54,14 +55,22 @@ class Column:
     name: str
     type: pa.DataType
     description: str
+    free_text: bool = False
+    """Text participants typed (or keys made from it): guarded against formulas in CSV.
+    Ids and researcher-supplied values are written exactly, so CSV and Parquet join alike."""
 
 
 @dataclass
 class ExportContext:
-    """What every table's rows need: the study and the pseudonyms of its participants."""
+    """What every table's rows need: the study, its participants' pseudonyms, its terms."""
 
     study: Study
     pseudonyms: dict[int, str] = field(default_factory=dict)
+    terms: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label_of(self) -> dict[int, str]:
+        return {term["term_id"]: term["label"] for term in self.terms}
 
 
 @dataclass(frozen=True)
@@ -89,39 +98,57 @@ def _song_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
         )
 
 
+def _term_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    for term in context.terms:
+        yield tuple(term[name] for name in TERM_TABLE_COLUMNS)
+
+
 def _rating_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
     rows = (
         Rating.objects.filter(participant__study=context.study)
-        .order_by("participant__public_id", "trial__position", "term__key")
+        .order_by("participant__public_id", "trial__position", "term_id")
         .values_list(
             "participant_id",
             "term__locale__code",
             "song__external_id",
-            "term__key",
+            "term_id",
             "value",
             "trial__position",
             "trial__is_repeat",
         )
     )
-    pseudonyms = context.pseudonyms
-    for participant_id, *rest in rows.iterator(chunk_size=BATCH_ROWS):
-        yield (pseudonyms[participant_id], *rest)
+    pseudonyms, label_of = context.pseudonyms, context.label_of
+    for participant_id, locale, song, term_id, *rest in rows.iterator(chunk_size=BATCH_ROWS):
+        yield (pseudonyms[participant_id], locale, song, term_id, label_of[term_id], *rest)
 
 
 def _mean_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
-    return (
+    label_of = context.label_of
+    rows = (
         CellAggregate.objects.filter(study=context.study)
-        .order_by("locale__code", "song__external_id", "term__key")
+        .order_by("locale__code", "song__external_id", "term_id")
         .values_list(
             "locale__code",
             "song__external_id",
-            "term__key",
+            "term_id",
             "term__label_en",
             "n",
             "mean",
             "sd",
             "median",
             "sem",
+        )
+    )
+    for locale, song, term_id, gloss, *numbers in rows.iterator(chunk_size=BATCH_ROWS):
+        yield (locale, song, term_id, label_of[term_id], (gloss or "").strip(), *numbers)
+
+
+def _prediction_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
+    return (
+        Prediction.objects.filter(prediction_set__study=context.study)
+        .order_by("prediction_set__name", "term__locale__code", "song__external_id", "term_id")
+        .values_list(
+            "prediction_set__name", "term__locale__code", "song__external_id", "term_id", "score"
         )
         .iterator(chunk_size=BATCH_ROWS)
     )
@@ -156,7 +183,11 @@ def _participant_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
     latest_run = QualityRun.objects.filter(study=context.study, finished_at__isnull=False).first()
     flags: dict[int, list[str]] = {}
     if latest_run is not None:
-        failed = QualityResult.objects.filter(run=latest_run, passed=False).order_by("rule")
+        # A rule switched off is not a flag: its results are kept only for researchers.
+        enabled = [rule["name"] for rule in latest_run.rules if rule.get("enabled", True)]
+        failed = QualityResult.objects.filter(
+            run=latest_run, passed=False, rule__in=enabled
+        ).order_by("rule")
         for participant_id, rule in failed.values_list("participant_id", "rule"):
             flags.setdefault(participant_id, []).append(rule)
     participants = Participant.objects.filter(pk__in=context.pseudonyms).select_related("locale")
@@ -174,6 +205,7 @@ def _participant_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
             excluded,
             ";".join(r["rule"] for r in decision.reasons) if decision else "",
             decision.override if decision else "",
+            decision.override_reason if decision and decision.override else "",
             ";".join(flags.get(participant_id, [])),
         )
 
@@ -192,13 +224,41 @@ SNAPSHOT_TABLES: list[SnapshotTable] = [
         rows=_song_rows,
     ),
     SnapshotTable(
+        name="terms",
+        description=(
+            "The rating terms, one row per term of a locale: the label participants read, "
+            "its English gloss and how curation grouped it. Ratings and means refer to term_id."
+        ),
+        columns=[
+            Column("term_id", pa.int64(), "Term id (ratings.term_id, mean_ratings.term_id)."),
+            Column("locale", pa.string(), "Locale of the term (language-COUNTRY)."),
+            Column("label", pa.string(), "The term as shown to the locale's participants."),
+            Column("gloss", pa.string(), "English gloss; empty when the term has none."),
+            Column(
+                "key",
+                pa.string(),
+                "Normalised grouping key of the elicited tags behind the term.",
+                free_text=True,
+            ),
+            Column(
+                "merged_keys",
+                pa.string(),
+                "Other grouping keys merged into the term during curation (;-separated).",
+                free_text=True,
+            ),
+            Column("rank", pa.int16(), "Selection rank within the locale (1 = top score)."),
+        ],
+        rows=_term_rows,
+    ),
+    SnapshotTable(
         name="ratings",
         description="Raw ratings, one row per participant × song × term (repeats included).",
         columns=[
             Column("participant", pa.string(), "Pseudonymous participant id (this snapshot)."),
             Column("locale", pa.string(), "Locale the rating was made in (language-COUNTRY)."),
             Column("song_id", pa.string(), "Song id (see songs)."),
-            Column("term", pa.string(), "Term key in the locale's language."),
+            Column("term_id", pa.int64(), "Term id (see terms)."),
+            Column("term", pa.string(), "The term as the participant read it (terms.label)."),
             Column("value", pa.int8(), "Rating 1 (not expressing at all) … 5 (extremely)."),
             Column("trial_position", pa.int16(), "Position of the trial in the session."),
             Column("is_repeat", pa.bool_(), "True for the consistency-check repeat trial."),
@@ -214,8 +274,9 @@ SNAPSHOT_TABLES: list[SnapshotTable] = [
         columns=[
             Column("locale", pa.string(), "Locale (language-COUNTRY)."),
             Column("song_id", pa.string(), "Song id (see songs)."),
-            Column("term", pa.string(), "Term key in the locale's language."),
-            Column("term_gloss", pa.string(), "English gloss of the term."),
+            Column("term_id", pa.int64(), "Term id (see terms)."),
+            Column("term", pa.string(), "The term as participants read it (terms.label)."),
+            Column("term_gloss", pa.string(), "English gloss of the term; empty if none."),
             Column("n", pa.int32(), "Number of ratings."),
             Column("mean", pa.float64(), "Mean rating."),
             Column("sd", pa.float64(), "Sample standard deviation (empty when n = 1)."),
@@ -237,7 +298,12 @@ SNAPSHOT_TABLES: list[SnapshotTable] = [
                 "exclusion_rules", pa.string(), "Quality rules that excluded them (;-separated)."
             ),
             Column("override", pa.string(), "A researcher's override: include, exclude or empty."),
-            Column("quality_flags", pa.string(), "Every quality rule they failed (;-separated)."),
+            Column("override_reason", pa.string(), "Why the researcher overrode the rules."),
+            Column(
+                "quality_flags",
+                pa.string(),
+                "Every rule switched on that they failed (;-separated).",
+            ),
         ],
         rows=_participant_rows,
     ),
@@ -253,8 +319,8 @@ SNAPSHOT_TABLES: list[SnapshotTable] = [
             Column("chain", pa.int64(), "Chain id (a song has one or more chains per locale)."),
             Column("turn_index", pa.int16(), "0 for the chain's first turn, then 1, 2, …"),
             Column("participant", pa.string(), "Pseudonymous participant id (this snapshot)."),
-            Column("tag_text", pa.string(), "The tag as the participant typed it."),
-            Column("tag_key", pa.string(), "Normalised grouping key of the tag."),
+            Column("tag_text", pa.string(), "The tag as the participant typed it.", free_text=True),
+            Column("tag_key", pa.string(), "Normalised grouping key of the tag.", free_text=True),
             Column("rating", pa.int8(), "1–5 stars, 0 for a flag, empty for a tag added."),
             Column("flagged", pa.bool_(), "True when the participant flagged the tag."),
             Column("state_after_turn", pa.string(), "visible, frozen or hidden after the turn."),
@@ -262,6 +328,21 @@ SNAPSHOT_TABLES: list[SnapshotTable] = [
             Column("turn_submitted_at", pa.string(), "When it was submitted (ISO 8601, UTC)."),
         ],
         rows=_chain_rows,
+    ),
+    SnapshotTable(
+        name="predictions",
+        description=(
+            "Model predictions uploaded for the study as of this snapshot, so an analysis of "
+            "the snapshot compares models with exactly these ratings."
+        ),
+        columns=[
+            Column("prediction_set", pa.string(), "Name of the prediction set."),
+            Column("locale", pa.string(), "Locale of the term (language-COUNTRY)."),
+            Column("song_id", pa.string(), "Song id (see songs)."),
+            Column("term_id", pa.int64(), "Term id (see terms)."),
+            Column("score", pa.float64(), "The model's score for the song on the term."),
+        ],
+        rows=_prediction_rows,
     ),
 ]
 
@@ -313,7 +394,9 @@ def _pseudonyms(study: Study) -> dict[int, str]:
 
 def _build(snapshot: Snapshot, progress: Progress) -> dict[str, Any]:
     study = snapshot.study
-    context = ExportContext(study=study, pseudonyms=_pseudonyms(study))
+    context = ExportContext(
+        study=study, pseudonyms=_pseudonyms(study), terms=study_terms_table(study=study)
+    )
     expected_rows = Rating.objects.filter(participant__study=study).count() + len(
         context.pseudonyms
     )
@@ -372,7 +455,13 @@ def _write_table(
             )
             parquet.write_batch(record_batch)
             csv.write_batch(
-                pa.record_batch([guard_column(c) for c in record_batch.columns], schema=schema)
+                pa.record_batch(
+                    [
+                        guard_column(values) if column.free_text else values
+                        for values, column in zip(record_batch.columns, table.columns, strict=True)
+                    ],
+                    schema=schema,
+                )
             )
             if has_locale:
                 for item in pc.value_counts(record_batch.column("locale")).to_pylist():
@@ -419,8 +508,11 @@ def _datasheet(manifest: dict[str, Any]) -> str:
         f"{manifest['software_version']}. Locales: {', '.join(manifest['locales'])}.",
         "",
         "Every table comes as CSV (UTF-8) and Parquet with the same rows. In the CSV files a "
-        "text cell starting with = + - @ (or a tab) carries a leading apostrophe so that "
-        "spreadsheets do not run it as a formula; the Parquet files hold the text unchanged.",
+        "cell of text typed by participants (chains.tag_text, and the grouping keys made from "
+        "it) starting with = + - @ (or a tab) carries a leading apostrophe so that spreadsheets "
+        "do not run it as a formula; ids, labels and every other value are written exactly, "
+        "and the Parquet files hold all text unchanged. Join tables on their ids (term_id, "
+        "song_id, participant).",
         "",
         f"Participants: {manifest['pseudonyms']}",
         "",

@@ -402,7 +402,10 @@ def equivalent_terms(
     the disattenuated r, and a one-sided Fisher-z test of whether r lies below the ceiling
     (``p_below_ceiling``; small means the terms really differ, not just their noise).
     ``divergence = ceiling - r`` ranks the rows: it stays finite when reliabilities are
-    low, where the disattenuated r would blow up.
+    low, where the disattenuated r would blow up. A term without a gloss has no dictionary
+    equivalent: it is never paired. ``disattenuated_r`` is capped at 1; ``above_ceiling``
+    marks the pairs whose r exceeds the ceiling (sampling noise in r or in the reliabilities),
+    where the uncapped value would claim more than perfect agreement.
     """
     rows = []
     for locale_a, locale_b in combinations(mean_by_locale, 2):
@@ -438,7 +441,8 @@ def equivalent_terms(
 def _terms_by_gloss(gloss_of_term: Mapping[str, str]) -> dict[str, list[str]]:
     terms: defaultdict[str, list[str]] = defaultdict(list)
     for term, gloss in gloss_of_term.items():
-        terms[gloss.strip().casefold()].append(term)
+        if gloss.strip():  # no gloss, no equivalent
+            terms[gloss.strip().casefold()].append(term)
     return terms
 
 
@@ -460,7 +464,8 @@ def _add_ceiling_statistics(table: pd.DataFrame) -> pd.DataFrame:
         ci_low=np.tanh(fisher_z - _Z_95 * standard_error),
         ci_high=np.tanh(fisher_z + _Z_95 * standard_error),
         ceiling=ceiling,
-        disattenuated_r=table["r"] / ceiling,
+        disattenuated_r=(table["r"] / ceiling).clip(upper=1.0),
+        above_ceiling=(table["r"] > ceiling).fillna(False).astype(bool),
         z_below_ceiling=z_below_ceiling,
         p_below_ceiling=stats.norm.cdf(z_below_ceiling),
         divergence=ceiling - table["r"],

@@ -8,6 +8,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from celery import Task, shared_task
 
 from analysis.aggregation import Progress, cells_aggregate
+from analysis.outcomes import aggregation_report, export_report, job_run_finish, quality_report
 from analysis.quality import quality_check
 from analysis.snapshots import snapshot_export
 from moodlab.studies.models import Study
@@ -26,7 +27,9 @@ def _reporter(task: Task) -> Progress:
 @shared_task(bind=True, name="analysis.aggregate_ratings")
 def aggregate_ratings(self: Task, study_id: int) -> dict[str, Any]:
     cells = cells_aggregate(study_id=study_id, progress=_reporter(self))
-    return {"study_id": study_id, "cells": cells}
+    report = aggregation_report(study_id=study_id, cells=cells)
+    job_run_finish(task_id=self.request.id or "", report=report)
+    return {"study_id": study_id, "cells": cells, **report.as_json()}
 
 
 @shared_task(name="analysis.aggregate_studies_in_rating")
@@ -50,11 +53,14 @@ def requeue_unsent_jobs() -> int:
 @shared_task(bind=True, name="analysis.check_quality")
 def check_quality(self: Task, study_id: int) -> dict[str, Any]:
     run = quality_check(study_id=study_id, progress=_reporter(self))
+    report = quality_report(run=run)
+    job_run_finish(task_id=self.request.id or "", report=report)
     return {
         "study_id": study_id,
         "run_id": run.pk,
         "checked": run.participants_checked,
         "excluded": run.participants_excluded,
+        **report.as_json(),
     }
 
 
@@ -86,4 +92,11 @@ def export_snapshot(self: Task, study_id: int) -> dict[str, Any]:
     snapshot = snapshot_export(
         study_id=study_id, task_id=self.request.id or "", progress=_reporter(self)
     )
-    return {"study_id": study_id, "snapshot_id": snapshot.pk, "version": snapshot.version}
+    report = export_report(snapshot=snapshot)
+    job_run_finish(task_id=self.request.id or "", report=report)
+    return {
+        "study_id": study_id,
+        "snapshot_id": snapshot.pk,
+        "version": snapshot.version,
+        **report.as_json(),
+    }

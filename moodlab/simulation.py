@@ -124,6 +124,10 @@ _SECONDS_PER_TERM: Mapping[RaterKind, tuple[float, float]] = {
     RaterKind.RANDOM: (1.2, 0.4),
 }
 _MIN_SECONDS_PER_TERM = 0.15
+# Shares of a rating's noise standard deviation: lasting per rater and cell, per occasion
+# (their squares sum to 1).
+_LASTING_NOISE = math.sqrt(0.75)
+_OCCASION_NOISE = 0.5
 _TOO_FAST_EXTRA_NOISE = 1.5
 
 
@@ -144,6 +148,8 @@ class RaterProfile:
     """Hears the headphone check's odd sounds; an inattentive listener clicks one button."""
     vocabulary_error_rate: float = 0.0
     """Chance of misclassing each word of the vocabulary check."""
+    key: int = 0
+    """Names the rater's own, lasting way of hearing each song × term (see `_rate`)."""
 
     def has_dropped_out(self, trials_done: int) -> bool:
         return self.dropout_after is not None and trials_done >= self.dropout_after
@@ -236,6 +242,7 @@ class MoodModel:
             constant_value=int(rng.integers(1, 6)),
             attentive=attentive,
             vocabulary_error_rate=self.vocabulary_error_rate,
+            key=int(rng.integers(2**62)),
         )
 
     def rate_trial(
@@ -245,11 +252,20 @@ class MoodModel:
         glosses: Sequence[str],
         locale: str,
         rng: np.random.Generator,
+        *,
+        clip_seconds: float = 0.0,
     ) -> tuple[list[int], float]:
-        """Star ratings for one song on each term, and the seconds the trial took."""
-        values = [self._rate(rater, self.expected(song_id, g, locale), rng) for g in glosses]
+        """Star ratings for one song on each term, and the seconds the trial took.
+
+        The page takes no answer before the clip has played, so nobody is quicker than the
+        clip; a rater reads and answers while it plays, so the clip is not added on top.
+        """
+        values = [
+            self._rate(rater, self.expected(song_id, g, locale), rng, cell=f"{song_id}:{g}")
+            for g in glosses
+        ]
         per_term = max(rng.normal(rater.seconds_per_term, rater.seconds_sd), _MIN_SECONDS_PER_TERM)
-        return values, float(per_term * len(glosses))
+        return values, max(float(per_term * len(glosses)), clip_seconds)
 
     def describe(
         self,
@@ -289,13 +305,60 @@ class MoodModel:
         return self._rate(rater, expected, rng)
 
     @staticmethod
-    def _rate(rater: RaterProfile, expected: float, rng: np.random.Generator) -> int:
+    def _rate(
+        rater: RaterProfile, expected: float, rng: np.random.Generator, *, cell: str = ""
+    ) -> int:
+        """A rating; for a song × term (`cell`), most of the noise is the rater's own.
+
+        People hear a song their own way and say so again on a repeat: three quarters of
+        the noise variance is fixed per rater and cell, a quarter is drawn each time. The
+        spread across raters is the same as with all of it drawn each time.
+        """
         if rater.kind is RaterKind.STRAIGHT_LINER:
             return rater.constant_value
         if rater.kind is RaterKind.RANDOM:
             return int(rng.integers(1, 6))
-        value = round(expected + rater.leniency + rng.normal(0.0, rater.noise_sd))
+        noise = rng.normal(0.0, rater.noise_sd)
+        if cell:
+            own = _stable_normal(f"{rater.key}:{cell}")
+            noise = _LASTING_NOISE * rater.noise_sd * own + _OCCASION_NOISE * noise
+        value = round(expected + rater.leniency + noise)
         return min(max(value, 1), 5)
+
+
+def world_seed_for(study_slug: str) -> int:
+    """The seed of a study's simulated world (song coordinates, unknown-term loadings).
+
+    Fixed per study, so participants simulated on different days rate one world; the
+    raters themselves are drawn anew each run.
+    """
+    digest = hashlib.sha256(f"moodlab-world:{study_slug}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+DIVERGENT_LOADING: Loading = (0.0, 0.9)
+
+
+def parse_divergent_term(spec: str) -> tuple[tuple[str, str], Loading]:
+    """``LOCALE:GLOSS[=VALENCE,AROUSAL]`` as a ``term_overrides`` entry.
+
+    Without a loading the term loads on arousal only, (0, 0.9): e.g. ``ko-KR:sad`` makes
+    Korean "sad" mean "intense", a dictionary equivalent that ranks songs differently.
+    """
+    target, _, loading = spec.partition("=")
+    locale, _, gloss = target.partition(":")
+    if not locale.strip() or not gloss.strip():
+        raise ValueError(f"{spec!r}: give LOCALE:GLOSS[=VALENCE,AROUSAL], e.g. ko-KR:sad")
+    if loading:
+        try:
+            valence, arousal = (float(x) for x in loading.split(","))
+        except ValueError:
+            raise ValueError(f"{spec!r}: the loading must be two numbers, e.g. =0,0.9") from None
+        if not (-1 <= valence <= 1 and -1 <= arousal <= 1):
+            raise ValueError(f"{spec!r}: valence and arousal must lie in [-1, 1]")
+    else:
+        valence, arousal = DIVERGENT_LOADING
+    return (_language(locale), _normalise(gloss)), (valence, arousal)
 
 
 def _language(locale: str) -> str:
@@ -304,6 +367,13 @@ def _language(locale: str) -> str:
 
 def _normalise(gloss: str) -> str:
     return gloss.strip().lower()
+
+
+def _stable_normal(key: str) -> float:
+    """A standard normal number drawn from ``key`` (Box–Muller over `_unit_pair`)."""
+    first, second = _unit_pair(key)
+    radius = math.sqrt(-2.0 * math.log(max((first + 1.0) / 2.0, 1e-300)))
+    return radius * math.cos(math.pi * (second + 1.0))
 
 
 @lru_cache(maxsize=65536)

@@ -34,6 +34,7 @@ from moodlab.studies.models import Participant, Song, Study, Term
 from moodlab.studies.services import participant_finish, participant_touch
 from rating.exceptions import TrialConflict
 from rating.models import Cell, Rating, SessionTerm, Trial
+from rating.timing import response_seconds_measured
 
 # First keys of the two-key advisory locks; the second key is the locale or the participant.
 ALLOCATION_LOCK_NAMESPACE = 0x52415447  # "RATG": allocations (shared) against recounts
@@ -358,11 +359,15 @@ def trial_submit(
     trial_id: int,
     ratings: Mapping[int, int],
     audio_played_seconds: float,
+    response_seconds: float | None = None,
+    simulated_clock: str = "",
 ) -> Trial:
     """Store all ratings of a trial at once; the one path that writes Rating rows.
 
     A retry with the same values returns the stored trial unchanged (the client lost the
     answer); different values for a submitted trial are a conflict, never an overwrite.
+    `response_seconds` is the time the page measured, bounded by the server's elapsed time
+    unless `simulated_clock` signs it (see rating.timing).
     """
     trial = (
         Trial.objects.select_for_update(of=("self",))
@@ -386,7 +391,12 @@ def trial_submit(
     trial.status = Trial.Status.SUBMITTED
     trial.submitted_at = now
     trial.audio_played_seconds = audio_played_seconds
-    trial.response_seconds = (now - trial.assigned_at).total_seconds()
+    trial.response_seconds = response_seconds_measured(
+        elapsed_seconds=(now - trial.assigned_at).total_seconds(),
+        reported_seconds=response_seconds,
+        simulated_clock=simulated_clock,
+        trial_id=trial.pk,
+    )
     trial.save(update_fields=["status", "submitted_at", "audio_played_seconds", "response_seconds"])
     Rating.objects.bulk_create(
         Rating(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from moodlab.studies.simulated import SimulatedSession, simulate_session
+from rating.timing import SIMULATED_CLOCK_HEADER, simulated_clock_signature
 
 
 def rate_trials(session: SimulatedSession) -> int:
@@ -16,13 +17,16 @@ def rate_trials(session: SimulatedSession) -> int:
         if trial is None:
             session.post("/api/v1/rating/finish/")
             break
-        values, _seconds = model.rate_trial(
+        clip_seconds = trial["song"]["clip_seconds"] or 0.0
+        values, seconds = model.rate_trial(
             rater,
             trial["song"]["external_id"],
             [term["gloss"] for term in trial["terms"]],
             session.locale_code,
             session.rng,
+            clip_seconds=clip_seconds,
         )
+        # The rater's time is simulated, not waited: the signed header has it believed.
         session.post(
             f"/api/v1/rating/trials/{trial['id']}/submit/",
             {
@@ -31,8 +35,10 @@ def rate_trials(session: SimulatedSession) -> int:
                     for term, value in zip(trial["terms"], values, strict=True)
                 },
                 # The clip plays to its end before the answer can be sent.
-                "audio_played_seconds": trial["song"]["clip_seconds"] or 0.0,
+                "audio_played_seconds": clip_seconds,
+                "response_seconds": round(seconds, 3),
             },
+            headers={SIMULATED_CLOCK_HEADER: simulated_clock_signature(trial["id"])},
         )
         submitted += 1
     return submitted

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from analysis.crosscultural import figures
 from analysis.crosscultural.computation import ANCHOR_FIELDS, AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis, PredictionSet
+from analysis.crosscultural.report import report_context
 from analysis.crosscultural.selectors import analyses_of
 from analysis.crosscultural.services import (
     analysis_params_validate,
@@ -183,16 +184,20 @@ class CrossCulturalAnalysisAdmin(StudyScopedAdmin):
                 in (CrossCulturalAnalysis.Status.QUEUED, CrossCulturalAnalysis.Status.RUNNING)
                 for run in runs
             ),
-            "analysis": analysis,
-            "results": analysis.results if analysis else None,
-            "caption": figures.caption(analysis.report, finished_at=analysis.finished_at)
-            if analysis
-            else "",
-            "figures": [
-                {"name": name, "title": title} for name, (title, _draw) in figures.FIGURES.items()
-            ],
+            "analysis": None,
             "opts": self.model._meta,
         }
+        if analysis:
+
+            def figure_url(name: str, fmt: str, download: bool) -> str:
+                url = reverse("admin:crosscultural_analysis_figure", args=[analysis.pk, name, fmt])
+                return f"{url}?download=1" if download else url
+
+            context |= report_context(
+                analysis,
+                figure_url=figure_url,
+                json_url=reverse("admin:crosscultural_analysis_json", args=[analysis.pk]),
+            )
         return TemplateResponse(request, "admin/crosscultural/report.html", context)
 
     def figure_view(self, request: HttpRequest, pk: int, name: str, fmt: str) -> HttpResponse:

@@ -117,14 +117,22 @@ def analyse(
     report = progress or (lambda stage, percent: None)
     # Per locale with plain string labels: categoricals would make every groupby below
     # span the songs and terms of all locales.
+    if "label" not in ratings.columns:  # frames made by hand (benchmarks, tests)
+        ratings = ratings.assign(label=ratings["term"])
     by_locale = {
-        str(locale): frame.drop(columns="locale").astype({"song": str, "term": str, "gloss": str})
+        str(locale): frame.drop(columns="locale").astype(
+            {"song": str, "term": str, "gloss": str, "label": str}
+        )
         for locale, frame in ratings.groupby("locale", observed=True, sort=True)
     }
     if not by_locale:
         raise ValueError("there are no ratings to analyse")
     glosses: dict[str, dict[str, str]] = {
         locale: dict(frame.drop_duplicates("term")[["term", "gloss"]].itertuples(index=False))
+        for locale, frame in by_locale.items()
+    }
+    labels: dict[str, dict[str, str]] = {
+        locale: dict(frame.drop_duplicates("term")[["term", "label"]].itertuples(index=False))
         for locale, frame in by_locale.items()
     }
     means = {locale: mean_matrix(frame) for locale, frame in by_locale.items()}
@@ -145,12 +153,25 @@ def analyse(
         for term, value in table["median"].items()
     }
     equivalents = equivalent_terms(means, glosses, reliability_of)
+    equivalents["label_a"] = [
+        labels[locale][term]
+        for locale, term in zip(equivalents.locale_a, equivalents.term_a, strict=True)
+    ]
+    equivalents["label_b"] = [
+        labels[locale][term]
+        for locale, term in zip(equivalents.locale_b, equivalents.term_b, strict=True)
+    ]
+    _label_rows(reliability["per_term"], labels)
+    for result in space_results.values():
+        _label_rows(result.get("loadings", []), labels, locale=result.get("locale"))
 
     report("model agreement", 85)
     agreement = [
         _model_agreement(name, frame, means, glosses, split_half)
         for name, frame in (predictions or {}).items()
     ]
+    for item in agreement:
+        _label_rows(item["per_term"], labels)
     report("done", 100)
     return plain(
         {
@@ -164,6 +185,14 @@ def analyse(
             "model_agreement": agreement,
         }
     )
+
+
+def _label_rows(
+    rows: list[dict[str, Any]], labels: Mapping[str, Mapping[str, str]], locale: str | None = None
+) -> None:
+    """Add the label participants read to rows naming a term (by key) and its locale."""
+    for row in rows:
+        row["label"] = labels[locale or row["locale"]].get(row["term"], row["term"])
 
 
 def _counts(ratings: pd.DataFrame, by_locale: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
@@ -264,6 +293,7 @@ def _mood_spaces(
         components = list(space.explained_variance_ratio.index[:LOADING_COMPONENTS])
         loadings = space.loadings[components]
         results[locale] = {
+            "locale": locale,
             "explained_variance": space.explained_variance_ratio.to_dict(),
             "leading": components[0],
             "loadings": [

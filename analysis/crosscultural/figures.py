@@ -63,11 +63,11 @@ def reliability_heatmap(results: dict[str, Any]) -> Figure:
     """Split-half reliability per term (rows, by gloss) and locale; flagged cells marked."""
     rows = results["reliability"]["per_term"]
     locales = results["locales"]
-    glosses = sorted({row["gloss"].casefold() for row in rows})
+    glosses = sorted({_heatmap_row(row) for row in rows})
     grid = np.full((len(glosses), len(locales)), np.nan)
     labels = [["" for _ in locales] for _ in glosses]
     for row in rows:
-        i, j = glosses.index(row["gloss"].casefold()), locales.index(row["locale"])
+        i, j = glosses.index(_heatmap_row(row)), locales.index(row["locale"])
         value = row["split_half"]
         grid[i, j] = np.nan if value is None else value
         labels[i][j] = "–" if value is None else f"{value:.2f}" + ("*" if row["flagged"] else "")
@@ -88,6 +88,20 @@ def reliability_heatmap(results: dict[str, Any]) -> Figure:
         f"{results['reliability']['threshold']}"
     )
     return figure
+
+
+def _heatmap_row(row: dict[str, Any]) -> str:
+    """Terms share a row by gloss; a term without one gets its own, named by its label."""
+    gloss = row["gloss"].strip().casefold()
+    return gloss or f"{ltr(row.get('label') or row['term'])} ({row['locale']}, no gloss)"
+
+
+def ltr(text: str) -> str:
+    """Text between left-to-right marks, so a line holding an Arabic term reads left to right
+    and the characters after the term stay after it: without them a line starting with
+    Arabic is laid out right to left ("حزين / sad" shows as "sad / حزين"), and "حزين / حزن"
+    shows its two terms swapped, as one right-to-left run."""
+    return f"\u200e{text}\u200e"
 
 
 def valence_arousal_plane(results: dict[str, Any]) -> Figure:
@@ -136,7 +150,17 @@ def congruence_matrix(results: dict[str, Any]) -> Figure:
         axes.set_xticks(range(len(locales)), locales, rotation=45)
         axes.set_yticks(range(len(locales)), locales)
         for (i, j), value in np.ndenumerate(matrix):
-            axes.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=7, color="grey")
+            # Black on the colour map's light end, white on its dark end: readable on both.
+            axes.text(
+                j,
+                i,
+                f"{value:.3f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                fontweight="bold",
+                color="black" if value >= 0.93 else "white",
+            )
         axes.set_title(f"{axis} ({across['n_shared_songs']} shared songs)")
         axes.set_xlabel("rotated locale")
         axes.set_ylabel("target locale")
@@ -148,19 +172,30 @@ def congruence_matrix(results: dict[str, Any]) -> Figure:
 def equivalent_terms_table(results: dict[str, Any], *, limit: int = 20) -> Figure:
     """The most divergent dictionary-equivalent terms, as a table figure."""
     rows = results["equivalent_terms"][:limit]
-    header = ["gloss", "locales", "terms", "songs", "r [95% CI]", "ceiling", "p below"]
+    header = [
+        "gloss",
+        "locales",
+        "terms",
+        "songs",
+        "r [95% CI]",
+        "ceiling",
+        "disattenuated r",
+        "p below",
+    ]
     cells = [
         [
             row["gloss"],
             f"{row['locale_a']} / {row['locale_b']}",
-            f"{row['term_a']} / {row['term_b']}",
+            f"{ltr(row.get('label_a') or row['term_a'])} / "
+            f"{ltr(row.get('label_b') or row['term_b'])}",
             str(row["n_songs"]),
             f"{_number(row['r'])} [{_number(row['ci_low'])}, {_number(row['ci_high'])}]",
             _number(row["ceiling"]),
+            _disattenuated(row),
             _number(row["p_below_ceiling"], digits=3),
         ]
         for row in rows
-    ] or [["no equivalent terms", "", "", "", "", "", ""]]
+    ] or [["no equivalent terms", "", "", "", "", "", "", ""]]
     figure = _figure(width=12.0, height=0.8 + 0.25 * len(cells))
     axes = figure.subplots()
     axes.set_axis_off()
@@ -168,7 +203,10 @@ def equivalent_terms_table(results: dict[str, Any], *, limit: int = 20) -> Figur
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.auto_set_column_width(list(range(len(header))))
-    axes.set_title("Dictionary-equivalent terms, most divergent first (ceiling − r)")
+    axes.set_title(
+        "Dictionary-equivalent terms, most divergent first (ceiling − r); "
+        "≥ 1.00* : r above its ceiling, capped"
+    )
     return figure
 
 
@@ -210,6 +248,11 @@ def _figure(*, width: float, height: float) -> Figure:
     # Figure() rather than pyplot: no global figure registry to leak in a web worker, and
     # savefig draws PNG with Agg whatever backend the process chose.
     return Figure(figsize=(width, height + 0.4), layout="constrained")
+
+
+def _disattenuated(row: dict[str, Any]) -> str:
+    """The capped disattenuated r; an r above its ceiling is marked, never shown as > 1."""
+    return "≥ 1.00*" if row.get("above_ceiling") else _number(row.get("disattenuated_r"))
 
 
 def _number(value: float | None, *, digits: int = 2) -> str:

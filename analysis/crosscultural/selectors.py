@@ -12,18 +12,19 @@ from django.db.models import QuerySet
 
 from analysis.crosscultural.models import CrossCulturalAnalysis, Prediction, PredictionSet
 from analysis.models import Snapshot
-from analysis.selectors import participants_counted
-from moodlab.studies.models import Song, Study, Term
+from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
+from moodlab.studies.models import Song, Study
 from rating.models import Rating
 
-RATING_COLUMNS = ("participant", "locale", "song", "term", "gloss", "value")
+RATING_COLUMNS = ("participant", "locale", "song", "term", "gloss", "label", "value")
 
 
 def study_ratings_frame(*, study: Study, snapshot_version: str | None = None) -> pd.DataFrame:
     """Raw ratings, one row per participant × song × term: ``RATING_COLUMNS``.
 
-    ``song`` is the external id, ``term`` the term's key (unique within its locale) and
-    ``gloss`` its English label, which makes terms of different locales comparable. Live
+    ``song`` is the external id, ``term`` the term's key (unique within its locale),
+    ``gloss`` its English gloss ("" when it has none), which makes terms of different
+    locales comparable, and ``label`` the term as participants read it (for reports). Live
     data leaves out excluded participants; a snapshot is read as it was published.
 
     Only integer ids cross the database boundary (a values_list over the narrow rating
@@ -43,12 +44,9 @@ def study_ratings_frame(*, study: Study, snapshot_version: str | None = None) ->
         columns=["participant", "song_id", "term_id", "value"],
     )
     terms = pd.DataFrame(
-        Term.objects.filter(locale__study=study).values_list(
-            "pk", "locale__code", "key", "label_en"
-        ),
-        columns=["term_id", "locale", "term", "gloss"],
+        study_terms_table(study=study), columns=list(TERM_TABLE_COLUMNS)
     ).set_index("term_id")
-    terms["gloss"] = terms["gloss"].fillna("")
+    terms = terms.rename(columns={"key": "term"})
     songs = pd.Series(
         dict(Song.objects.filter(study=study).values_list("pk", "external_id")), dtype=object
     )
@@ -59,6 +57,7 @@ def study_ratings_frame(*, study: Study, snapshot_version: str | None = None) ->
             "song": _labels(songs, ids["song_id"]),
             "term": _labels(terms["term"], ids["term_id"]),
             "gloss": _labels(terms["gloss"], ids["term_id"]),
+            "label": _labels(terms["label"], ids["term_id"]),
             "value": ids["value"].astype("float64"),
         }
     )
@@ -113,28 +112,72 @@ def study_snapshot(*, study: Study, version: str | int) -> Snapshot:
     return snapshot
 
 
+def _snapshot_table(snapshot: Snapshot, name: str, columns: list[str]) -> pd.DataFrame:
+    with storages["snapshots"].open(f"{snapshot.folder}/{name}.parquet", "rb") as handle:
+        return pd.read_parquet(handle, columns=columns)
+
+
+def _has_terms_table(snapshot: Snapshot) -> bool:
+    """Snapshots made before the terms table named terms by key in ratings and means."""
+    return "terms.parquet" in snapshot.manifest.get("files", {})
+
+
 def _snapshot_ratings_frame(*, snapshot: Snapshot) -> pd.DataFrame:
     """The ratings as the snapshot published them, with its own exclusions and glosses."""
-    storage = storages["snapshots"]
-
-    def table(name: str, columns: list[str]) -> pd.DataFrame:
-        with storage.open(f"{snapshot.folder}/{name}.parquet", "rb") as handle:
-            return pd.read_parquet(handle, columns=columns)
-
-    ratings = table("ratings", ["participant", "locale", "song_id", "term", "value", "is_repeat"])
-    people = table("participants", ["participant", "excluded"])
-    glosses = table("mean_ratings", ["locale", "term", "term_gloss"]).drop_duplicates(
-        ["locale", "term"]
-    )
+    people = _snapshot_table(snapshot, "participants", ["participant", "excluded"])
+    if _has_terms_table(snapshot):
+        ratings = _snapshot_table(
+            snapshot,
+            "ratings",
+            ["participant", "locale", "song_id", "term_id", "value", "is_repeat"],
+        )
+        terms = _snapshot_table(snapshot, "terms", ["term_id", "key", "gloss", "label"])
+        ratings = ratings.merge(terms, on="term_id", how="left").rename(columns={"key": "term"})
+    else:
+        ratings = _snapshot_table(
+            snapshot, "ratings", ["participant", "locale", "song_id", "term", "value", "is_repeat"]
+        )
+        glosses = _snapshot_table(
+            snapshot, "mean_ratings", ["locale", "term", "term_gloss"]
+        ).drop_duplicates(["locale", "term"])
+        ratings = ratings.merge(glosses, on=["locale", "term"], how="left").rename(
+            columns={"term_gloss": "gloss"}
+        )
+        ratings["label"] = ratings["term"]
     counted = ratings[
         ~ratings["is_repeat"]
         & ratings["participant"].isin(people.loc[~people["excluded"], "participant"])
     ]
-    frame = counted.merge(glosses, on=["locale", "term"], how="left").rename(
-        columns={"song_id": "song", "term_gloss": "gloss"}
-    )
+    frame = counted.rename(columns={"song_id": "song"})
     frame["gloss"] = frame["gloss"].fillna("")
     return frame[list(RATING_COLUMNS)].astype({"value": "float64"}).reset_index(drop=True)
+
+
+def analysis_predictions(
+    *, study: Study, snapshot_version: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Each prediction set's ``locale, song, term, score`` frame, by set name.
+
+    A snapshot's analysis reads the sets stored with that snapshot (none for a snapshot made
+    before they were), never the live tables: a set uploaded or deleted later changes nothing.
+    """
+    if not snapshot_version:
+        return {
+            prediction_set.name: prediction_frame(prediction_set=prediction_set)
+            for prediction_set in prediction_sets_of(study=study)
+        }
+    snapshot = study_snapshot(study=study, version=snapshot_version)
+    if "predictions.parquet" not in snapshot.manifest.get("files", {}):
+        return {}
+    scores = _snapshot_table(
+        snapshot, "predictions", ["prediction_set", "locale", "song_id", "term_id", "score"]
+    )
+    keys = _snapshot_table(snapshot, "terms", ["term_id", "key"])
+    scores = scores.merge(keys, on="term_id").rename(columns={"song_id": "song", "key": "term"})
+    return {
+        str(name): frame[["locale", "song", "term", "score"]].reset_index(drop=True)
+        for name, frame in scores.groupby("prediction_set", sort=True)
+    }
 
 
 def prediction_frame(*, prediction_set: PredictionSet) -> pd.DataFrame:

@@ -21,8 +21,7 @@ from django.utils import timezone
 from analysis.crosscultural.computation import AnalysisParams, InvalidParamsError, analyse
 from analysis.crosscultural.models import CrossCulturalAnalysis, Prediction, PredictionSet
 from analysis.crosscultural.selectors import (
-    prediction_frame,
-    prediction_sets_of,
+    analysis_predictions,
     study_ratings_frame,
     study_snapshot,
 )
@@ -155,10 +154,9 @@ def analysis_run(*, analysis_id: int) -> CrossCulturalAnalysis:
         ratings = study_ratings_frame(
             study=analysis.study, snapshot_version=analysis.snapshot_version or None
         )
-        predictions = {
-            prediction_set.name: prediction_frame(prediction_set=prediction_set)
-            for prediction_set in prediction_sets_of(study=analysis.study)
-        }
+        predictions = analysis_predictions(
+            study=analysis.study, snapshot_version=analysis.snapshot_version or None
+        )
         results = analyse(
             ratings,
             params=AnalysisParams.from_dict(analysis.params),

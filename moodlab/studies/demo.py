@@ -15,7 +15,7 @@ from django.db import transaction
 
 from elicitation.term_import import terms_import
 from moodlab.audio import song_clip_wav
-from moodlab.simulation import MoodModel
+from moodlab.simulation import MoodModel, world_seed_for
 from moodlab.studies.models import Study
 from moodlab.studies.services import study_add_reference_locales, study_set_phase
 from moodlab.studies.song_import import songs_import
@@ -75,7 +75,9 @@ def demo_study_prepare(
             locale.save(update_fields=["completion_code"])
     rows = demo_song_rows(songs_per_country)
     external_ids = [row["videoID"] for row in csv.DictReader(io.StringIO(rows))]
-    songs_import(study=study, csv_source=rows, audio=GeneratedAudio(external_ids, MoodModel()))
+    # The clips sound like the world the study's simulated participants hear.
+    world = MoodModel(seed=world_seed_for(slug))
+    songs_import(study=study, csv_source=rows, audio=GeneratedAudio(external_ids, world))
     return study
 
 

@@ -97,6 +97,12 @@ class Study(models.Model):
     )
     adaptive_min_ratings = models.PositiveSmallIntegerField(default=4)
     adaptive_max_standard_error = models.FloatField(default=0.35)
+    max_excluded_share = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Quality control excluding more than this share of the rating "
+        "participants is reported as a warning, not a plain success.",
+    )
 
     # Session limits (minutes), as the reference study's panel used
     first_response_timeout_minutes = models.PositiveSmallIntegerField(default=3)

@@ -34,6 +34,8 @@ class SessionOutcome:
     trials: int
     status: str
     """The participant's status when the walk stopped; "started" for a dropout."""
+    participant: str = ""
+    """The participant's public id, to compare what quality control decided with the rater."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,16 @@ class SimulatedSession:
     def get(self, path: str) -> Any:
         return response_json(self.client.get(path, headers=self.headers))
 
-    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
-        return response_json(self.client.post(path, json=payload, headers=self.headers))
+    def post(
+        self,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        return response_json(
+            self.client.post(path, json=payload, headers={**self.headers, **(headers or {})})
+        )
 
     def answer(self, step: str) -> None:
         steps: dict[str, Callable[[], None]] = {
@@ -162,7 +172,9 @@ def simulate_session(
         state = session.get(ME)
         step = state["next_step"]
         if step in ("complete", "ended") or (step == "trials" and trials is not None):
-            return SessionOutcome(trials=trials or 0, status=state["status"])
+            return SessionOutcome(
+                trials=trials or 0, status=state["status"], participant=str(entry["public_id"])
+            )
         if step == "trials":
             trials = take_trials(session)
         else:

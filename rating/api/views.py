@@ -19,6 +19,7 @@ from moodlab.studies.models import Participant, Song
 from rating.models import Trial
 from rating.selectors import TrialView, trial_view
 from rating.services import rating_session_finish, trial_serve, trial_submit
+from rating.timing import SIMULATED_CLOCK_HEADER
 
 
 class RatingApi(ParticipantTrialApi):
@@ -118,6 +119,13 @@ class RatingTrialSubmitApi(RatingApi):
             help_text='Term id to value, 1 (not expressing at all) to 5: {"12": 4, ...}.',
         )
         audio_played_seconds = serializers.FloatField(min_value=0)
+        response_seconds = serializers.FloatField(
+            min_value=0,
+            max_value=24 * 3600,
+            required=False,
+            help_text="Seconds from when the trial was shown to the press of submit, as the "
+            "page measured them; the server's own elapsed time caps it.",
+        )
 
     class RatingTrialSubmitOutputSerializer(serializers.ModelSerializer):
         status = serializers.CharField(help_text="Always submitted.")
@@ -171,6 +179,8 @@ class RatingTrialSubmitApi(RatingApi):
             trial_id=trial_id,
             ratings=ratings,
             audio_played_seconds=serializer.validated_data["audio_played_seconds"],
+            response_seconds=serializer.validated_data.get("response_seconds"),
+            simulated_clock=request.headers.get(SIMULATED_CLOCK_HEADER, ""),
         )
         # Served after the submission committed: an acknowledged rating never waits on,
         # or rolls back with, the allocation of the next trial.

@@ -66,6 +66,8 @@ function termGroup(ctx, trial, term) {
 function showTrial(ctx, view) {
   const { trial, progress } = view;
   const { i18n } = ctx;
+  // The time the participant takes, from here to submit (the server caps it by its own).
+  const shownAt = performance.now();
   ctx.progress.update(progress.done, progress.total, view.estimated_seconds_remaining);
   ctx.trialTitle("rating", progress);
   const section = ctx.show("rating");
@@ -107,7 +109,11 @@ function showTrial(ctx, view) {
     busy = true;
     update();
     hint.textContent = i18n.t("saving");
-    const body = { ratings: ratings(), audio_played_seconds: player.playedSeconds };
+    const body = {
+      ratings: ratings(),
+      audio_played_seconds: player.playedSeconds,
+      response_seconds: (performance.now() - shownAt) / 1000,
+    };
     try {
       const submitted = await ctx.api.post(
         ctx.urls.rating_submit.replace("{id}", String(trial.id)),

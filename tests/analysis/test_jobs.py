@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from analysis.jobs import job_request
@@ -11,6 +12,7 @@ from analysis.models import CellAggregate, ExclusionDecision, JobRun, QualityRun
 from analysis.quality import quality_check
 from analysis.snapshots import snapshot_export
 from analysis.tasks import export_snapshot
+from moodlab.studies.models import Study
 from tests.factories import UserFactory
 
 
@@ -41,13 +43,21 @@ def test_each_job_kind_runs_its_service(
 
 
 def test_the_commands_run_each_job_and_say_where_the_snapshot_went(snapshot_study, tmp_path):
-    out = io.StringIO()
+    # Limit raised: three raters per locale, one careless, leave few to judge others by.
+    Study.objects.filter(pk=snapshot_study.pk).update(max_excluded_share=0.9)
+    out, err, warned = io.StringIO(), io.StringIO(), []
     for command in ("aggregate_ratings", "check_quality", "export_snapshot"):
-        call_command(command, study=snapshot_study.slug, stdout=out)
+        try:
+            call_command(command, study=snapshot_study.slug, stdout=out, stderr=err)
+        except CommandError as error:
+            warned.append((command, error.returncode))
 
     text = out.getvalue()
     assert "90 cells aggregated" in text
-    assert "9 participants checked, 3 excluded" in text
+    assert "9 participants checked, 5 excluded" in text
+    # All three en-US raters excluded: the snapshot is written, and says what it lacks.
+    assert warned == [("export_snapshot", 2)]
+    assert "en-US: ratings but no mean" in err.getvalue()
     assert f"snapshot v1 written to {tmp_path / 'snapshots' / snapshot_study.slug / '1'}" in text
     assert (tmp_path / "snapshots" / snapshot_study.slug / "1" / "manifest.json").is_file()
 

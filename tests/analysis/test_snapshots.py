@@ -69,7 +69,7 @@ def test_text_in_arabic_and_korean_survives_both_formats(snapshot_study):
     snapshot = snapshot_export(study_id=snapshot_study.pk)
 
     korean = snapshot_study.locales.get(code="ko-KR").terms.filter(is_selected=True)
-    korean_keys = set(korean.values_list("key", flat=True))
+    korean_keys = set(korean.values_list("label_ko", flat=True))
     csv_terms = {row["term"] for row in csv_rows(snapshot, "ratings") if row["locale"] == "ko-KR"}
     parquet_terms = set(
         parquet(snapshot, "ratings")
@@ -115,20 +115,6 @@ def test_means_leave_out_excluded_participants(snapshot_study):
 
     counts = {int(row["n"]) for row in csv_rows(snapshot, "mean_ratings")}
     assert max(counts) <= 2  # the random rater of each locale is excluded
-
-
-def test_cells_starting_like_a_formula_are_defused_in_csv_but_kept_in_parquet(snapshot_study):
-    song = snapshot_study.songs.exclude(external_id__startswith="-").first()
-    song.title = '=HYPERLINK("http://evil.example","click")'
-    song.artist = "@SUM(A1:A9)"
-    song.save()
-
-    snapshot = snapshot_export(study_id=snapshot_study.pk)
-
-    row = next(r for r in csv_rows(snapshot, "songs") if r["song_id"] == song.external_id)
-    assert row["title"] == "'" + song.title
-    assert row["artist"] == "'@SUM(A1:A9)"
-    assert song.title in parquet(snapshot, "songs").column("title").to_pylist()
 
 
 def test_the_guard_prefixes_only_dangerous_text():

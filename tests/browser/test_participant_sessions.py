@@ -206,6 +206,10 @@ def test_a_rating_session_from_entry_link_to_completion_redirect(
     participant.refresh_from_db()
     assert participant.status == Participant.Status.COMPLETED
     assert Trial.objects.filter(participant=participant, status=Trial.Status.SUBMITTED).count() == 3
+    # The page timed each trial itself: shown to submit, within the server's elapsed time.
+    for trial in Trial.objects.filter(participant=participant, status=Trial.Status.SUBMITTED):
+        elapsed = (trial.submitted_at - trial.assigned_at).total_seconds()
+        assert 0 < trial.response_seconds < elapsed
     assert sorted(
         Rating.objects.filter(trial__participant=participant).values_list("value", flat=True)
     ) == [2, 2, 2, 4, 4, 4]

@@ -226,3 +226,42 @@ def test_a_bad_prediction_upload_in_the_admin_shows_the_row_report(client, owner
     assert response.status_code == 200
     assert "unknown song &#x27;nope&#x27;" in response.content.decode()
     assert not PredictionSet.objects.filter(name="bad").exists()
+
+
+def test_analyze_out_writes_the_report_the_admin_shows_beside_its_figures(
+    client, owner, study, tmp_path
+):
+    call_command("analyze", study=study.slug, out=tmp_path, repetitions=10)
+
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for name in FIGURES:
+        assert f'src="{name}.svg"' in page
+        assert f'href="{name}.png"' in page
+    assert 'href="report.json"' in page
+    client.force_login(owner)
+    admin_page = client.get(
+        reverse("admin:crosscultural_analysis_report", args=[study.slug])
+    ).content.decode()
+    for heading in ("Reliability per locale", "Dictionary-equivalent terms", "Model agreement"):
+        assert heading in page and heading in admin_page
+    # Terms as participants read them, isolated for right-to-left text.
+    assert "<bdi>슬픈</bdi>" in page and "<bdi>슬픈</bdi>" in admin_page
+
+
+def test_a_snapshot_analysis_compares_the_prediction_sets_stored_with_the_snapshot(study):
+    from analysis.snapshots import snapshot_export
+
+    snapshot = snapshot_export(study_id=study.pk)
+    PredictionSet.objects.filter(study=study, name="truth").delete()
+    prediction_set_import(study=study, name="later", csv_source=predictions_csv(study, model=MODEL))
+
+    queued = analysis_create(
+        study=study,
+        params=AnalysisParams(split_half_repetitions=5),
+        snapshot_version=str(snapshot.version),
+    )
+    analysis = analysis_run(analysis_id=queued.pk)
+
+    assert analysis.status == CrossCulturalAnalysis.Status.SUCCEEDED, analysis.error
+    assert [a["prediction_set"] for a in analysis.results["model_agreement"]] == ["truth"]
+    assert analysis.results["model_agreement"][0]["per_locale"]

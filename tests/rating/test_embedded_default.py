@@ -21,7 +21,7 @@ call_command("migrate", verbosity=0)
 call_command("create_demo_study", verbosity=0)
 call_command(
     "simulate_participants", study="demo", locale="en-US", count=4, concurrency=4,
-    phase="rating", verbosity=0,
+    phase="rating", seed=0, verbosity=0,
 )
 counted = {
     (row["trial__locale"], row["song"], row["term"]): row["n"]

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Max, Min
 
-from moodlab.simulation import MoodModel
+from moodlab.simulation import MoodModel, world_seed_for
 from moodlab.studies.models import Participant
 from rating.models import Cell, Rating
 from tests.rating.factories import rating_study_with
@@ -69,7 +69,7 @@ def test_simulated_ratings_follow_the_mood_model():
         seed=5,
         stdout=StringIO(),
     )
-    model = MoodModel(seed=5)
+    model = MoodModel(seed=world_seed_for(study.slug))
     pairs = np.array(
         [
             (value, model.expected(song, gloss, "en-US"))
@@ -85,3 +85,78 @@ def test_simulated_ratings_follow_the_mood_model():
 def test_an_unknown_locale_is_refused(small_study):
     with pytest.raises(CommandError, match="no active locale"):
         call_command("simulate_participants", study=small_study.slug, locale="xx-XX", count=1)
+
+
+def _outcomes(path) -> list[dict[str, str]]:
+    import csv
+
+    return list(csv.DictReader(path.open(encoding="utf-8")))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_run_draws_new_raters_unless_a_seed_replays_them(tmp_path):
+    study = rating_study_with(locales=("en-US",), trials_per_participant=2, repeat_trials=0)
+    runs = []
+    for index, seed in enumerate((None, None, 11)):
+        path = tmp_path / f"run{index}.csv"
+        options = {"seed": seed} if seed is not None else {}
+        call_command(
+            "simulate_participants",
+            study=study.slug,
+            locale="en-US",
+            count=2,
+            outcomes=path,
+            stdout=StringIO(),
+            **options,
+        )
+        runs.append(_outcomes(path))
+
+    seeds = [run[0]["seed"] for run in runs]
+    assert seeds[0] != seeds[1]
+    assert seeds[2] == "11"
+    assert all(len(run) == 2 and run[0]["participant"] for run in runs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_planted_divergent_term_is_what_the_equivalence_analysis_finds():
+    from analysis.crosscultural.computation import AnalysisParams
+    from analysis.crosscultural.services import analysis_create, analysis_run
+
+    study = rating_study_with(
+        locales=("en-US", "ko-KR"),
+        terms_per_participant=20,
+        trials_per_participant=16,
+        repeat_trials=0,
+        target_ratings_per_cell=50,
+    )
+    study.songs.exclude(pk__in=list(study.songs.values_list("pk", flat=True)[:16])).delete()
+
+    call_command(
+        "simulate_participants",
+        study=study.slug,
+        locale="all",
+        count=8,
+        concurrency=4,
+        seed=1,
+        divergent_term=["ko-KR:sad"],
+        stdout=StringIO(),
+    )
+    queued = analysis_create(study=study, params=AnalysisParams(split_half_repetitions=20))
+    results = analysis_run(analysis_id=queued.pk).results
+
+    most_divergent = results["equivalent_terms"][0]
+    assert (most_divergent["gloss"], most_divergent["locale_b"]) == ("sad", "ko-KR")
+    assert most_divergent["r"] < 0.3
+    others = [row["r"] for row in results["equivalent_terms"][1:] if row["r"] is not None]
+    assert others and min(others) > most_divergent["r"]
+
+
+def test_a_divergent_term_must_name_a_locale_and_a_gloss(small_study):
+    with pytest.raises(CommandError, match="LOCALE:GLOSS"):
+        call_command(
+            "simulate_participants",
+            study=small_study.slug,
+            locale="en-US",
+            count=1,
+            divergent_term=["sad"],
+        )

@@ -6,7 +6,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from analysis.aggregation import cells_aggregate
+from analysis.management.outcome import command_finish
 from analysis.management.progress_bar import progress_bar
+from analysis.outcomes import aggregation_report
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 
@@ -20,4 +22,8 @@ class Command(BaseCommand):
         study = get_study(options["study"])
         with progress_bar(f"Aggregating {study.slug}", sys.stderr) as progress:
             cells = cells_aggregate(study_id=study.pk, progress=progress)
-        self.stdout.write(self.style.SUCCESS(f"{study.slug}: {cells} cells aggregated."))
+        command_finish(
+            self,
+            aggregation_report(study_id=study.pk, cells=cells),
+            f"{study.slug}: {cells} cells aggregated.",
+        )

@@ -5,7 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from analysis.management.outcome import command_finish
 from analysis.management.progress_bar import progress_bar
+from analysis.outcomes import quality_report
 from analysis.quality import quality_check
 from moodlab.studies.management.study_option import add_study_option, get_study
 
@@ -20,9 +22,9 @@ class Command(BaseCommand):
         study = get_study(options["study"])
         with progress_bar(f"Checking {study.slug}", sys.stderr) as progress:
             run = quality_check(study_id=study.pk, progress=progress)
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{study.slug}: {run.participants_checked} participants checked, "
-                f"{run.participants_excluded} excluded (quality run {run.pk})."
-            )
+        command_finish(
+            self,
+            quality_report(run=run),
+            f"{study.slug}: {run.participants_checked} participants checked, "
+            f"{run.participants_excluded} excluded (quality run {run.pk}).",
         )

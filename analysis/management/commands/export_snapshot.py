@@ -6,7 +6,9 @@ from typing import Any
 from django.core.files.storage import storages
 from django.core.management.base import BaseCommand, CommandParser
 
+from analysis.management.outcome import command_finish
 from analysis.management.progress_bar import progress_bar
+from analysis.outcomes import export_report
 from analysis.snapshots import snapshot_export
 from moodlab.studies.management.study_option import add_study_option, get_study
 
@@ -27,6 +29,8 @@ class Command(BaseCommand):
         place = (
             f"s3://{bucket}/{where}/{snapshot.folder}" if bucket else f"{where}/{snapshot.folder}"
         )
-        self.stdout.write(
-            self.style.SUCCESS(f"{study.slug}: snapshot v{snapshot.version} written to {place}")
+        command_finish(
+            self,
+            export_report(snapshot=snapshot),
+            f"{study.slug}: snapshot v{snapshot.version} written to {place}",
         )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import secrets
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -18,7 +21,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
-from moodlab.simulation import MoodModel
+from moodlab.simulation import MoodModel, parse_divergent_term, world_seed_for
 from moodlab.studies.management.study_option import add_study_option, get_study
 from moodlab.studies.models import Participant, Study
 from moodlab.studies.simulated import PatientTransport, SessionOutcome
@@ -59,6 +62,12 @@ def local_server() -> Iterator[str]:
 
 @dataclass
 class Outcome:
+    seed: int = 0
+    """The run's rater seed: --seed replays the same raters."""
+    locale: str = ""
+    participant: str = ""
+    rater: str = ""
+    attentive: bool = True
     trials: int = 0
     status: str = ""
     error: str = ""
@@ -78,7 +87,32 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", help="A running MoodLab; without it a local server is started."
         )
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--seed",
+            type=int,
+            help="Replay the same raters (default: new raters every run).",
+        )
+        parser.add_argument(
+            "--world-seed",
+            type=int,
+            help="Seed of the songs' and terms' places in the mood model (default: fixed per "
+            "study, derived from its slug, so later runs rate the same world).",
+        )
+        parser.add_argument(
+            "--divergent-term",
+            action="append",
+            default=[],
+            metavar="LOCALE:GLOSS[=VALENCE,AROUSAL]",
+            help="Plant a dictionary equivalent that means something else in one locale, "
+            "e.g. ko-KR:sad (loads on arousal, 0,0.9). Repeatable; give it on every run.",
+        )
+        parser.add_argument(
+            "--outcomes",
+            type=Path,
+            metavar="CSV",
+            help="Write one row per simulated participant: public id, rater kind, attentive, "
+            "status (the truth quality control can be checked against).",
+        )
         parser.add_argument(
             "--inattentive-share",
             type=float,
@@ -96,21 +130,30 @@ class Command(BaseCommand):
         study = get_study(options["study"])
         codes = self._locale_codes(study, options["locale"])
         simulate = _participant_driver(options["phase"])
+        world_seed = options["world_seed"]
         try:
             model = MoodModel(
-                seed=options["seed"],
+                seed=world_seed_for(study.slug) if world_seed is None else world_seed,
                 trials_per_session=study.trials_per_participant + study.repeat_trials,
                 inattentive_share=options["inattentive_share"],
                 vocabulary_error_rate=options["vocabulary_error_rate"],
+                term_overrides=dict(map(parse_divergent_term, options["divergent_term"])),
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
         jobs = [(code, index) for code in codes for index in range(options["count"])]
+        # Fresh raters each run unless --seed asks for a replay.
+        rater_seed = options["seed"]
+        if rater_seed is None:
+            rater_seed = secrets.randbits(63)
 
         def run(job: tuple[str, int], base_url: str) -> Outcome:
             code, index = job
-            rng = np.random.default_rng([options["seed"], codes.index(code), index])
+            rng = np.random.default_rng([rater_seed, codes.index(code), index])
             rater = model.draw_rater(rng)
+            who = Outcome(
+                seed=rater_seed, locale=code, rater=rater.kind.value, attentive=rater.attentive
+            )
             try:
                 with httpx.Client(
                     base_url=base_url, timeout=60, transport=PatientTransport()
@@ -125,11 +168,17 @@ class Command(BaseCommand):
                         rng=rng,
                     )
             except (httpx.HTTPError, KeyError, ValueError) as error:
-                return Outcome(error=f"{code} #{index}: {error}")
+                who.error = f"{code} #{index}: {error}"
+                return who
             finally:
                 # Reading the prescreen answers opened this pool thread's connection.
                 connections.close_all()
-            return Outcome(trials=session.trials, status=session.status)
+            who.participant, who.trials, who.status = (
+                session.participant,
+                session.trials,
+                session.status,
+            )
+            return who
 
         with (
             _server(options["base_url"]) as base_url,
@@ -137,6 +186,11 @@ class Command(BaseCommand):
         ):
             outcomes = list(pool.map(lambda job: run(job, base_url), jobs))
         self._report(study, options["phase"], outcomes)
+        self.stdout.write(f"raters drawn with --seed {rater_seed} (give it to replay them)")
+        if options["outcomes"]:
+            _write_outcomes(options["outcomes"], outcomes)
+        if outcomes and all(outcome.error for outcome in outcomes):
+            raise CommandError("No simulated participant got through; see the errors above.")
 
     @staticmethod
     def _locale_codes(study: Study, requested: str) -> list[str]:
@@ -166,6 +220,13 @@ class Command(BaseCommand):
         )
         for error in errors[:10]:
             self.stderr.write(error)
+
+
+def _write_outcomes(path: Path, outcomes: list[Outcome]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(Outcome.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(asdict(outcome) for outcome in outcomes)
 
 
 @contextmanager

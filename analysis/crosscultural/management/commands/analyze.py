@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from analysis.crosscultural import figures
 from analysis.crosscultural.computation import AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis
+from analysis.crosscultural.report import report_file_html
 from analysis.crosscultural.services import analysis_create, analysis_run
 from moodlab.studies.management.study_option import add_study_option, get_study
 
@@ -16,7 +17,8 @@ from moodlab.studies.management.study_option import add_study_option, get_study
 class Command(BaseCommand):
     help = (
         "Run the cross-cultural analysis of a study now (no worker needed), store it like a "
-        "queued run, and write report.json and the figures (SVG and PNG) to --out."
+        "queued run, and write report.html (the admin's report), report.json and the figures "
+        "(SVG and PNG) to --out."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -48,10 +50,13 @@ class Command(BaseCommand):
         out.mkdir(parents=True, exist_ok=True)
         report = out / "report.json"
         report.write_text(json.dumps(analysis.results, ensure_ascii=False, indent=1))
+        (out / "report.html").write_text(report_file_html(analysis), encoding="utf-8")
         for name in figures.FIGURES:
             for fmt in figures.FORMATS:
                 content = figures.render(
                     name, analysis.report, fmt=fmt, finished_at=analysis.finished_at
                 )
                 (out / f"{name}.{fmt}").write_bytes(content)
-        self.stdout.write(f"Wrote {report} and {2 * len(figures.FIGURES)} figures to {out}.")
+        self.stdout.write(
+            f"Wrote report.html, report.json and {2 * len(figures.FIGURES)} figures to {out}."
+        )
