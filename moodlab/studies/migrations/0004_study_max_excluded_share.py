@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('studies', '0002_schedule_participant_expiry'),
+        ('studies', '0003_hash_participant_tokens'),
     ]
 
     operations = [
