@@ -229,6 +229,8 @@ REST_FRAMEWORK = {
     "DEFAULT_VERSION": "v1",
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Data users' own tokens (hashed; /data/tokens/); DRF's Token stays for researchers.
+        "analysis.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -253,6 +255,7 @@ REST_FRAMEWORK = {
         "participant_start": env_str("THROTTLE_PARTICIPANT_START", "30/minute"),
         "participant_submit": env_str("THROTTLE_PARTICIPANT_SUBMIT", "120/minute"),
         "address_submit": env_str("THROTTLE_ADDRESS_SUBMIT", "3000/minute"),
+        "data_sign_up": env_str("THROTTLE_DATA_SIGN_UP", "10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
