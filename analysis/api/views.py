@@ -220,18 +220,15 @@ class SnapshotCroissantApi(APIView):
             ) from None
         with storages["snapshots"].open(name, "rb") as handle:
             document: dict[str, Any] = json.load(handle)
+
+        def absolute(file_name: str) -> str:
+            where = {"study_slug": study_slug, "version": version, "file_name": file_name}
+            return request.build_absolute_uri(reverse("v1:snapshot-file", kwargs=where))
+
+        document["url"] = absolute(document["url"])
         for item in document.get("distribution", []):
             if item.get("@type") == "cr:FileObject":
-                item["contentUrl"] = request.build_absolute_uri(
-                    reverse(
-                        "v1:snapshot-file",
-                        kwargs={
-                            "study_slug": study_slug,
-                            "version": version,
-                            "file_name": item["contentUrl"],
-                        },
-                    )
-                )
+                item["contentUrl"] = absolute(item["contentUrl"])
         return JsonResponse(
             document,
             content_type="application/ld+json; charset=utf-8",
