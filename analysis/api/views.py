@@ -141,11 +141,16 @@ class SnapshotFileDownloadApi(APIView):
         except KeyError:
             raise NotFound(f"Snapshot v{version} has no file {file_name!r}.") from None
         storage = storages["snapshots"]
-        if not isinstance(storage, FileSystemStorage):
-            return HttpResponseRedirect(storage.url(name))
         content_type = CONTENT_TYPES.get(
             PurePosixPath(file_name).suffix, "application/octet-stream"
         )
+        if not isinstance(storage, FileSystemStorage):
+            # S3 answers the headers the signed URL asks for, so they match a local download.
+            headers = {
+                "ResponseContentType": content_type,
+                "ResponseContentDisposition": f'attachment; filename="{file_name}"',
+            }
+            return HttpResponseRedirect(storage.url(name, parameters=headers))
         return _ranged_file_response(
             request.META.get("HTTP_RANGE", ""),
             storage.open(name, "rb"),

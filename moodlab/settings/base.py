@@ -160,6 +160,9 @@ AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
+# Presigned URLs signed with SigV4 (X-Amz-Expires): what every AWS region and S3-compatible
+# server accepts; SigV2 is deprecated.
+AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_S3_FILE_OVERWRITE = False
 USES_S3 = bool(AWS_STORAGE_BUCKET_NAME)
 if USES_S3:
