@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import validate_email
@@ -31,9 +32,9 @@ def _hash(key: str) -> str:
 
 
 @transaction.atomic
-def data_user_sign_up(*, username: str, email: str, password: str) -> AbstractBaseUser:
+def data_user_sign_up(*, username: str, email: str, password: str) -> User:
     """A data user's account: not staff, no permissions, a validated password."""
-    user_model = get_user_model()
+    user_model = cast(type[User], get_user_model())
     errors: dict[str, list[str]] = {}
     username = username.strip()
     if not username:
@@ -57,7 +58,7 @@ def data_user_sign_up(*, username: str, email: str, password: str) -> AbstractBa
 
 
 @transaction.atomic
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token and its key; the key exists only in the return value, never stored."""
     name = name.strip()
     if not name:
@@ -70,7 +71,7 @@ def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, st
 
 
 @transaction.atomic
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens; another user's token does not exist for them."""
     token = ApiToken.objects.select_for_update().filter(pk=token_id, user__pk=user.pk).first()
     if token is None:
@@ -81,7 +82,7 @@ def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> ApiToken:
     return token
 
 
-def api_token_user(*, key: str) -> AbstractBaseUser | None:
+def api_token_user(*, key: str) -> User | None:
     """The active user a key belongs to, or None for an unknown or revoked key."""
     token = (
         ApiToken.objects.select_related("user")
@@ -98,7 +99,7 @@ def api_token_user(*, key: str) -> AbstractBaseUser | None:
 
 @transaction.atomic
 def snapshot_access_grant(
-    *, study: Study, user: AbstractBaseUser, granted_by: AbstractBaseUser | None, note: str = ""
+    *, study: Study, user: User, granted_by: User | None, note: str = ""
 ) -> SnapshotAccessGrant:
     """Let a data user read every complete snapshot (published or not) of one study."""
     grant, _created = SnapshotAccessGrant.objects.get_or_create(

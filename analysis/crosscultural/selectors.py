@@ -180,7 +180,7 @@ def analyses_readable_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Cro
         snapshots = snapshots.filter(Q(published=True) | Q(study__access_grants__user__pk=user.pk))
     else:
         snapshots = snapshots.filter(published=True)
-    readable = Q(status=CrossCulturalAnalysis.Status.SUCCEEDED) & Exists(snapshots)
+    readable = Q(Exists(snapshots), status=CrossCulturalAnalysis.Status.SUCCEEDED)
     if getattr(user, "is_staff", False):
         readable |= Q(study__in=studies_visible_to(user))
     return CrossCulturalAnalysis.objects.filter(readable).select_related("study")
