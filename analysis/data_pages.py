@@ -91,14 +91,17 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="e.g. the machine or project that uses it")
 
 
+_NEW_KEY = "moodlab_new_api_key"
+
+
 @login_required(login_url=reverse_lazy("data-login"))
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
-    """Create a token (its key is shown on this answer only) or revoke one."""
+    """Create a token or revoke one. A new key goes through the session to the page the
+    POST redirects to, which shows it once and drops it: a reload neither repeats the POST
+    nor shows the key again."""
     user = cast(User, request.user)  # login_required let only a user through
     form = TokenForm()
-    new_key = ""
-    status = 200
     if request.method == "POST" and "revoke" in request.POST:
         try:
             api_token_revoke(user=user, token_id=int(request.POST["revoke"]))
@@ -109,19 +112,20 @@ def tokens(request: HttpRequest) -> HttpResponse:
         form = TokenForm(request.POST)
         if form.is_valid():
             try:
-                _token, new_key = api_token_create(user=user, name=form.cleaned_data["name"])
-                form = TokenForm()
+                _token, key = api_token_create(user=user, name=form.cleaned_data["name"])
             except ValidationError as refused:
                 form.add_error("name", refused.message_dict.get("name", refused.messages))
-        if form.errors:
-            status = 400
+            else:
+                request.session[_NEW_KEY] = key
+                return redirect("data-tokens")
     context: dict[str, Any] = {
         "form": form,
-        "new_key": new_key,
+        "new_key": request.session.pop(_NEW_KEY, ""),
         "tokens": ApiToken.objects.filter(user=user),
-        "catalogue_api": request.build_absolute_uri(reverse("v1:catalogue")),
     }
-    response = TemplateResponse(request, "data/tokens.html", context, status=status)
+    response = TemplateResponse(
+        request, "data/tokens.html", context, status=400 if form.errors else 200
+    )
     response["Cache-Control"] = "no-store"  # a shown key must not sit in a cache
     return response
 

@@ -9,12 +9,20 @@ from moodlab.studies.models import DATA_LICENCES
 
 
 class CatalogueFilter(django_filters.FilterSet):
-    study = django_filters.CharFilter(field_name="study__slug", help_text="Study slug.")
+    study = django_filters.CharFilter(
+        field_name="study__slug", label="Study", help_text="Study slug."
+    )
     licence = django_filters.ChoiceFilter(
-        field_name="study__licence", choices=DATA_LICENCES, help_text="SPDX licence id."
+        field_name="study__licence",
+        label="Licence",
+        choices=[(spdx, spdx) for spdx, _name in DATA_LICENCES],
+        help_text="SPDX licence id.",
     )
     locale = django_filters.CharFilter(
-        field_name="study__locales__code", distinct=True, help_text="Locale code, e.g. ko-KR."
+        field_name="study__locales__code",
+        distinct=True,
+        label="Locale",
+        help_text="Locale code, e.g. ko-KR.",
     )
 
     class Meta:

@@ -265,7 +265,13 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "MoodLab API",
     "DESCRIPTION": (
         "Participant sessions (elicitation and rating), study administration for researchers, "
-        "and versioned benchmark snapshots for data users."
+        "and versioned benchmark snapshots for data users.\n\n"
+        "**Data users start at `GET /api/v1/data/snapshots/`**: the public catalogue of every "
+        "published snapshot (no token needed), with each study's slug and links to its files, "
+        "dataset card, Croissant metadata and citation; the same list is the page `/data/`. "
+        "For unpublished snapshots a study granted you, sign up at `/data/sign-up/`, create a "
+        "token at `/data/tokens/` and send `Authorization: Bearer <token>`. "
+        "`/api/v1/studies/` is for researchers only."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -51,10 +51,11 @@ def _sign_up(client: httpx.Client, username: str) -> str:
     )
     assert signed_up.status_code == 302 and signed_up.headers["location"] == "/data/tokens/"
     tokens_page = client.get("/data/tokens/")
-    created = client.post(
+    posted = client.post(
         "/data/tokens/", data={"csrfmiddlewaretoken": _csrf(tokens_page), "name": "laptop"}
     )
-    assert created.status_code == 200
+    assert posted.status_code == 302
+    created = client.get("/data/tokens/")
     assert created.headers["cache-control"] == "no-store"
     key = re.search(r'<code id="new-token">([^<]+)</code>', created.text).group(1)
     assert "new-token" not in client.get("/data/tokens/").text  # shown once
@@ -113,6 +114,11 @@ def test_a_data_user_signs_up_and_downloads_a_granted_unpublished_snapshot(
     assert int(download.headers["content-length"]) == len(download.content)
     expected = snapshot.manifest["files"]["ratings.csv"]["sha256"]
     assert hashlib.sha256(download.content).hexdigest() == expected
+    means = pd.read_parquet(
+        file_url.replace("ratings.csv", "mean_ratings.parquet"),
+        storage_options={"Authorization": f"Bearer {key}"},  # as the README says
+    )
+    assert len(means) == snapshot.manifest["tables"]["mean_ratings"]["rows"]
     assert not ApiToken.objects.filter(key_hash=key).exists()  # stored hashed, not raw
     admin = httpx.get(f"{live_server.url}/admin/", headers=bearer)
     assert admin.status_code == 302  # a data user never gets into the admin
