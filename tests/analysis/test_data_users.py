@@ -274,3 +274,33 @@ def test_a_weak_password_or_taken_name_is_refused_with_field_errors(client, db):
     assert response.status_code == 400
     assert "This user name is taken." in response.content.decode()
     assert "This password is too short." in response.content.decode()
+
+
+def test_the_catalogue_pages_through_snapshots_in_few_queries(
+    api_client, snapshot_study, django_assert_max_num_queries
+):
+    for _ in range(3):
+        snapshot = snapshot_export(study_id=snapshot_study.pk)
+        snapshot_set_published(snapshot_id=snapshot.pk, published=True)
+
+    with django_assert_max_num_queries(3):
+        first = api_client.get(reverse("v1:catalogue"), {"limit": 2}).json()
+    second = api_client.get(first["next"]).json()
+
+    assert first["count"] == 3
+    assert [e["version"] for e in first["results"] + second["results"]] == [3, 2, 1]
+    refused = api_client.get(reverse("v1:catalogue"), {"licence": "GPL-3.0"})
+    assert refused.status_code == 400 and "licence" in refused.json()["error"]["fields"]
+
+
+def test_a_data_user_logs_in_to_manage_tokens(client, db):
+    UserFactory(username="returning", is_staff=False)
+    assert client.get(reverse("data-tokens"))["Location"].startswith(reverse("data-login"))
+
+    response = client.post(
+        reverse("data-login"),
+        {"username": "returning", "password": "correct horse battery staple"},
+    )
+
+    assert response.status_code == 302 and response["Location"] == reverse("data-tokens")
+    assert client.get(reverse("data-tokens")).status_code == 200

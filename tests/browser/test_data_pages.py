@@ -19,9 +19,9 @@ def assert_no_sideways_scroll(page: Page) -> None:
 
 @pytest.mark.parametrize("width", [360, 1366])
 def test_the_catalogue_page_lists_what_the_api_lists(page, live_server, screenshot, request, width):
-    snapshot_study = request.getfixturevalue("snapshot_study")
+    study = request.getfixturevalue("snapshot_study")
     for _ in range(2):
-        snapshot = snapshot_export(study_id=snapshot_study.pk)
+        snapshot = snapshot_export(study_id=study.pk)
         snapshot_set_published(snapshot_id=snapshot.pk, published=True)
     page.set_viewport_size({"width": width, "height": 900})
     api = page.request.get(f"{live_server.url}/api/v1/data/snapshots/").json()
