@@ -304,3 +304,13 @@ def test_a_data_user_logs_in_to_manage_tokens(client, db):
 
     assert response.status_code == 302 and response["Location"] == reverse("data-tokens")
     assert client.get(reverse("data-tokens")).status_code == 200
+
+
+def test_the_snapshots_own_croissant_file_validates_in_a_downloaded_folder(settings, published):
+    import mlcroissant as mlc
+
+    dataset = mlc.Dataset(jsonld=folder(settings, published) / "croissant.json")
+
+    assert not dataset.metadata.ctx.issues.warnings, dataset.metadata.ctx.issues.report()
+    ratings = list(dataset.records(record_set="ratings"))
+    assert len(ratings) == published.manifest["tables"]["ratings"]["rows"]
