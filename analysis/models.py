@@ -220,6 +220,33 @@ class SnapshotAccessGrant(models.Model):
         return f"{self.user} may read {self.study}"
 
 
+class ApiToken(models.Model):
+    """A data user's named API token; only its SHA-256 is stored, the key is shown once.
+
+    Keys are 256 random bits, so a plain SHA-256 (no slow password hash) is enough: it keeps
+    a leaked database from handing out working keys, and one indexed lookup per request.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=12, help_text="The key's first characters, to tell keys apart."
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
 class JobOutcome(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")
     WARNINGS = "warnings", _("Succeeded with warnings")

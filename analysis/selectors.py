@@ -50,6 +50,15 @@ def snapshots_visible_to(
     return complete.filter(published=True)
 
 
+def published_snapshots() -> QuerySet[Snapshot]:
+    """The public catalogue: every published snapshot of every study, newest first."""
+    return (
+        Snapshot.objects.filter(published=True, status=Snapshot.Status.COMPLETE)
+        .select_related("study")
+        .order_by("-completed_at", "-pk")
+    )
+
+
 def studies_with_visible_snapshots(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
     """Studies the user may ask about: readable ones, or any with a published snapshot."""
     readable = Q(snapshots__published=True)

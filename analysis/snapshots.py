@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from analysis.aggregation import Progress, cells_aggregate
 from analysis.crosscultural.models import Prediction
+from analysis.dataset_card import write_card_files
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
 from elicitation.export import chain_export_rows
@@ -420,6 +421,7 @@ def _build(snapshot: Snapshot, progress: Progress) -> dict[str, Any]:
             }
         manifest = _manifest(snapshot, tables)
         (work / "README.md").write_text(_datasheet(manifest), encoding="utf-8")
+        write_card_files(work, snapshot=snapshot, manifest=manifest, sha256=_sha256)
         storage = storages["snapshots"]
         for path in sorted(work.iterdir()):
             manifest["files"][path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}

@@ -6,14 +6,22 @@ import io
 from typing import Any
 
 import pandas as pd
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.files.storage import storages
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 
 from analysis.crosscultural.models import CrossCulturalAnalysis, Prediction, PredictionSet
 from analysis.models import Snapshot
-from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
+from analysis.selectors import (
+    TERM_TABLE_COLUMNS,
+    participants_counted,
+    study_terms_table,
+)
 from moodlab.studies.models import Song, Study
+from moodlab.studies.selectors import studies_visible_to
 from rating.models import Rating
 
 RATING_COLUMNS = ("participant", "locale", "song", "term", "gloss", "label", "value")
@@ -205,3 +213,21 @@ def latest_finished_analysis(*, study: Study) -> CrossCulturalAnalysis | None:
         .order_by("-finished_at")
         .first()
     )
+
+
+def analyses_readable_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[CrossCulturalAnalysis]:
+    """Runs a user may read: every run of the studies a staff researcher manages, and for
+    anyone the succeeded runs on a snapshot they may read (published, or granted)."""
+    snapshots = (
+        Snapshot.objects.filter(status=Snapshot.Status.COMPLETE, study=OuterRef("study"))
+        .annotate(version_text=Cast("version", CharField()))
+        .filter(version_text=OuterRef("snapshot_version"))
+    )
+    if user.is_authenticated:
+        snapshots = snapshots.filter(Q(published=True) | Q(study__access_grants__user__pk=user.pk))
+    else:
+        snapshots = snapshots.filter(published=True)
+    readable = Q(Exists(snapshots), status=CrossCulturalAnalysis.Status.SUCCEEDED)
+    if getattr(user, "is_staff", False):
+        readable |= Q(study__in=studies_visible_to(user))
+    return CrossCulturalAnalysis.objects.filter(readable).select_related("study")

@@ -163,6 +163,9 @@ AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
 AWS_DEFAULT_ACL = None
 AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
+# Presigned URLs signed with SigV4 (X-Amz-Expires): what every AWS region and S3-compatible
+# server accepts; SigV2 is deprecated.
+AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_S3_FILE_OVERWRITE = False
 USES_S3 = bool(AWS_STORAGE_BUCKET_NAME)
 if USES_S3:
@@ -235,6 +238,8 @@ REST_FRAMEWORK = {
     "DEFAULT_VERSION": "v1",
     "ALLOWED_VERSIONS": ["v1"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Data users' own tokens (hashed; /data/tokens/); DRF's Token stays for researchers.
+        "analysis.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -259,13 +264,20 @@ REST_FRAMEWORK = {
         "participant_start": env_str("THROTTLE_PARTICIPANT_START", "30/minute"),
         "participant_submit": env_str("THROTTLE_PARTICIPANT_SUBMIT", "120/minute"),
         "address_submit": env_str("THROTTLE_ADDRESS_SUBMIT", "3000/minute"),
+        "data_sign_up": env_str("THROTTLE_DATA_SIGN_UP", "10/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MoodLab API",
     "DESCRIPTION": (
         "Participant sessions (elicitation and rating), study administration for researchers, "
-        "and versioned benchmark snapshots for data users."
+        "and versioned benchmark snapshots for data users.\n\n"
+        "**Data users start at `GET /api/v1/data/snapshots/`**: the public catalogue of every "
+        "published snapshot (no token needed), with each study's slug and links to its files, "
+        "dataset card, Croissant metadata and citation; the same list is the page `/data/`. "
+        "For unpublished snapshots a study granted you, sign up at `/data/sign-up/`, create a "
+        "token at `/data/tokens/` and send `Authorization: Bearer <token>`. "
+        "`/api/v1/studies/` is for researchers only."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -18,6 +18,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     "participant_start": "10000/minute",
     "participant_submit": "10000/minute",
     "address_submit": "100000/minute",
+    "data_sign_up": "10000/minute",
 }
 STATIC_ROOT = None  # type: ignore[assignment]  # static files come from the finders; nothing is collected for tests
 WHITENOISE_USE_FINDERS = True

@@ -120,6 +120,10 @@ class StudyAdmin(StudyScopedAdmin):
                 ]
             },
         ),
+        (
+            "Publication (licence and citation of the snapshots)",
+            {"fields": ["licence", ("citation_title", "citation_year", "doi"), "citation_authors"]},
+        ),
         ("Term curation", {"fields": ["terms_per_locale"]}),
         (
             "Rating",

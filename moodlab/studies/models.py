@@ -18,6 +18,19 @@ from django_countries.fields import CountryField
 from moodlab.studies.locales import split_locale_code
 from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_items
 
+# The licences a study's data may be published under (SPDX ids): open data licences and
+# MIT for studies whose data ship with code. Others need a decision, not a free-text field.
+DATA_LICENCES = [
+    ("CC-BY-4.0", "Creative Commons Attribution 4.0 (CC-BY-4.0)"),
+    ("CC-BY-SA-4.0", "Creative Commons Attribution-ShareAlike 4.0 (CC-BY-SA-4.0)"),
+    ("CC-BY-NC-4.0", "Creative Commons Attribution-NonCommercial 4.0 (CC-BY-NC-4.0)"),
+    ("CC0-1.0", "Creative Commons Zero 1.0, public domain (CC0-1.0)"),
+    ("MIT", "MIT License (MIT)"),
+]
+doi_validator = RegexValidator(
+    r"^10\.\d{4,9}/\S+$", "Give the DOI itself, e.g. 10.5281/zenodo.1234567 (no https://doi.org/)."
+)
+
 
 class Study(models.Model):
     """A music-mood study; its parameters default to the reference study's (docs/method.md)."""
@@ -41,6 +54,30 @@ class Study(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Publication: what every snapshot's dataset card, CITATION.cff and Croissant say
+    licence = models.CharField(
+        max_length=20,
+        choices=DATA_LICENCES,
+        default="CC-BY-4.0",
+        help_text="SPDX id of the licence the published data are under.",
+    )
+    citation_authors = models.TextField(
+        blank=True,
+        help_text="One author per line, as 'Family, Given'; empty: the study's researchers.",
+    )
+    citation_title = models.CharField(
+        max_length=300, blank=True, help_text="Title to cite; empty: the study's title."
+    )
+    citation_year = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1900), MaxValueValidator(2999)],
+        help_text="Year to cite; empty: the year of the snapshot.",
+    )
+    doi = models.CharField(
+        max_length=200, blank=True, validators=[doi_validator], help_text="DOI, if one is minted."
+    )
 
     # Elicitation (STEP-Tag chains)
     chains_per_song = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
@@ -126,6 +163,10 @@ class Study(models.Model):
         verbose_name_plural = "studies"
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(licence__in=[spdx for spdx, _label in DATA_LICENCES]),
+                name="study_licence_is_a_known_spdx_id",
+            ),
             models.CheckConstraint(
                 condition=Q(freeze_min_mean__gte=0) & Q(freeze_min_mean__lte=5),
                 name="study_freeze_mean_in_scale",

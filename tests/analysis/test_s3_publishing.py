@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import httpx
@@ -78,6 +79,30 @@ def test_a_published_file_downloads_through_a_presigned_url(
     assert location.startswith(s3_endpoint) and "Signature" in location
     downloaded = httpx.get(location)
     assert downloaded.status_code == 200
+    assert downloaded.headers["content-type"] == "text/csv; charset=utf-8"
     expected = snapshot.manifest["files"]["ratings.csv"]["sha256"]
     assert hashlib.sha256(downloaded.content).hexdigest() == expected
     assert httpx.get(location.split("?")[0]).status_code == 403  # unsigned: refused
+
+
+def test_catalogue_links_redirect_to_sigv4_urls_that_expire(
+    s3, settings, api_client, snapshot_study
+):
+    """moto checks neither signatures nor expiry of presigned URLs: the expiry is asserted on
+    the URL S3 would enforce it from."""
+    assert settings.AWS_S3_SIGNATURE_VERSION == "s3v4"
+    settings.AWS_QUERYSTRING_EXPIRE = 600
+    settings.STORAGES = {**settings.STORAGES}  # a fresh storage reads the new expiry
+    snapshot = snapshot_export(study_id=snapshot_study.pk)
+    snapshot_set_published(snapshot_id=snapshot.pk, published=True)
+    [entry] = api_client.get(reverse("v1:catalogue")).json()["results"]
+
+    response = api_client.get(entry["links"]["files"]["mean_ratings.parquet"])
+
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response["Location"]).query)
+    assert query["X-Amz-Expires"] == ["600"] and query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    downloaded = httpx.get(response["Location"])
+    assert downloaded.headers["content-type"] == "application/vnd.apache.parquet"
+    expected = snapshot.manifest["files"]["mean_ratings.parquet"]["sha256"]
+    assert hashlib.sha256(downloaded.content).hexdigest() == expected

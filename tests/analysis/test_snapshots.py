@@ -11,6 +11,7 @@ import pytest
 from django.core.files.storage import storages
 
 from analysis import snapshots
+from analysis.dataset_card import CARD_FILES
 from analysis.models import Snapshot
 from analysis.quality import quality_check
 from analysis.selectors import snapshots_visible_to
@@ -41,7 +42,7 @@ def test_every_file_matches_the_sha256_in_the_manifest(snapshot_study):
     manifest = json.loads(read(snapshot, "manifest.json"))
     assert manifest == snapshot.manifest
     expected = {f"{t.name}.{ext}" for t in SNAPSHOT_TABLES for ext in ("csv", "parquet")}
-    assert set(manifest["files"]) == expected | {"README.md"}
+    assert set(manifest["files"]) == expected | {"README.md", *CARD_FILES}
     for name, described in manifest["files"].items():
         content = read(snapshot, name)
         assert hashlib.sha256(content).hexdigest() == described["sha256"]

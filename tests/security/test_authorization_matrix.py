@@ -17,6 +17,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from analysis.crosscultural.models import CrossCulturalAnalysis
+from analysis.tokens import api_token_create
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.prescreens import prescreen_audio_url
 from tests.security.conftest import World
@@ -48,6 +50,7 @@ ALLOWED = {
     "published_data": set(ROLES),
     "forged_signature": set(),  # a signed URL nobody signed: refused to everyone alike
     "browser_session": set(),  # only the session cookie opens it, no API credential
+    "token_owner": {"researcher_x"},  # a user's own API token (any signed-in user has some)
 }
 
 
@@ -75,6 +78,19 @@ def snapshot_url(snapshot_attr: str, suffix: str = "") -> Callable[[World], str]
         return f"/api/v1/data/studies/{world.x.slug}/snapshots/{snapshot.version}/{suffix}"
 
     return url
+
+
+def figure_url(world: World) -> str:
+    """A figure of X's run; its stand-in results get the one key that figure draws from."""
+    CrossCulturalAnalysis.objects.filter(pk=world.analysis_x.pk).update(
+        results={"marker": "x", "equivalent_terms": []}
+    )
+    return f"/api/v1/analyses/{world.analysis_x.pk}/figures/equivalent-terms.svg"
+
+
+def own_token_url(world: World) -> str:
+    token, _key = api_token_create(user=world.researcher_x, name="matrix")
+    return f"/api/v1/data/tokens/{token.pk}/"
 
 
 # Mutating probes send an empty or invalid body: an allowed role gets a 4xx from validation
@@ -178,7 +194,9 @@ API_ROUTES: dict[str, list[Probe]] = {
         Probe("unpublished_data", "get", lambda w: f"/api/v1/data/studies/{w.x.slug}/mean-ratings/")
     ],
     "v1:crosscultural-analysis-list": [
-        Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/analyses/"),
+        # Study X has a published snapshot: anyone lists the runs on snapshots they may read
+        # (none here; the live-ratings run stays hidden, tests/analysis/test_data_users.py).
+        Probe("published_data", "get", lambda w: f"/api/v1/studies/{w.x.slug}/analyses/"),
         Probe(
             "researcher_of_study",
             "post",
@@ -189,6 +207,25 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:crosscultural-analysis-detail": [
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/analyses/{w.analysis_x.pk}/")
     ],
+    "v1:crosscultural-analysis-figure": [Probe("researcher_of_study", "get", figure_url)],
+    "v1:catalogue": [Probe("public", "get", lambda w: "/api/v1/data/snapshots/")],
+    "v1:snapshot-croissant": [
+        Probe("published_data", "get", snapshot_url("published_x", "croissant")),
+        Probe("unpublished_data", "get", snapshot_url("unpublished_x", "croissant")),
+    ],
+    # Any signed-in user's own tokens: participants and anonymous callers have none.
+    "v1:api-token-list": [
+        Probe("researcher_listing", "get", lambda w: "/api/v1/data/tokens/"),
+        Probe("researcher_listing", "post", lambda w: "/api/v1/data/tokens/", {"name": ""}),
+    ],
+    "v1:api-token-revoke": [Probe("token_owner", "delete", own_token_url)],
+    # The data users' pages: public, except the token page, which only a browser session
+    # opens (API credentials get the log-in redirect; tests/analysis/test_data_users.py).
+    "data-catalogue": [Probe("public", "get", lambda w: "/data/")],
+    "data-sign-up": [Probe("public", "get", lambda w: "/data/sign-up/")],
+    "data-login": [Probe("public", "get", lambda w: "/data/login/")],
+    "data-logout": [Probe("public", "post", lambda w: "/data/logout/")],
+    "data-tokens": [],
     "v1:crosscultural-prediction-set-list": [
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/predictions/"),
         Probe(

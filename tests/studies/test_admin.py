@@ -45,6 +45,7 @@ def test_a_researcher_creates_a_study_and_becomes_one_of_its_researchers(
         {
             "title": "Lullabies",
             "slug": "lullabies",
+            "licence": "CC-BY-4.0",
             "chains_per_song": 1,
             "max_turns_per_chain": 5,
             "turns_per_participant": 15,

@@ -14,6 +14,11 @@ urlpatterns = [
         name="crosscultural-analysis-detail",
     ),
     path(
+        "analyses/<int:analysis_id>/figures/<slug:name>.<str:fmt>",
+        views.AnalysisFigureApi.as_view(),
+        name="crosscultural-analysis-figure",
+    ),
+    path(
         "studies/<slug:study_slug>/predictions/",
         views.StudyPredictionSetsApi.as_view(),
         name="crosscultural-prediction-set-list",

@@ -24,6 +24,9 @@ from moodlab.studies.services import EntryRefused, participant_enter
 
 
 class StudyListApi(generics.ListAPIView):
+    """Researchers' studies (staff only). Data users find studies in the public catalogue,
+    `GET /api/v1/data/snapshots/`, whose entries name each study's slug."""
+
     serializer_class = StudyOutputSerializer
     permission_classes = [IsStudyResearcher]
     filterset_fields = ["phase"]
