@@ -187,6 +187,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# What one song import's zip may inflate to in all (each member: 50 MB at most).
+SONG_IMPORT_MAX_TOTAL_BYTES = env_int("SONG_IMPORT_MAX_TOTAL_BYTES", 8 * 1024**3)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Celery: a Redis broker when CELERY_BROKER_URL is set, otherwise tasks run in-process.

@@ -15,6 +15,7 @@ from moodlab.api.schema import ErrorSerializer
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, Song
+from moodlab.studies.song_audio import song_audio_url
 from rating.models import Trial
 from rating.selectors import TrialView, trial_view
 from rating.services import rating_session_finish, trial_serve, trial_submit
@@ -58,7 +59,7 @@ class SongSerializer(serializers.Serializer):
     )
 
     def get_audio_url(self, song: Song) -> str | None:
-        return song.audio.url if song.audio else None
+        return song_audio_url(song)
 
 
 class TrialOutputSerializer(serializers.Serializer):
