@@ -162,8 +162,13 @@ AWS_QUERYSTRING_AUTH = True
 AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
 AWS_S3_FILE_OVERWRITE = False
 USES_S3 = bool(AWS_STORAGE_BUCKET_NAME)
+# Audio objects are named by their content, so caches may keep them for good.
+AUDIO_OBJECT_PARAMETERS = {"CacheControl": "private, max-age=31536000, immutable"}
 if USES_S3:
-    _file_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"location": "media"}}
+    _file_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"location": "media", "object_parameters": AUDIO_OBJECT_PARAMETERS},
+    }
     _snapshot_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {"location": "snapshots"},
