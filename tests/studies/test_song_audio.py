@@ -215,8 +215,8 @@ def s3(settings, s3_endpoint, monkeypatch):
 def test_on_s3_songs_live_under_content_names_and_play_by_presigned_ranges(
     s3, django_capture_on_commit_callbacks
 ):
-    original = cd_wav(5)
-    [song] = import_clips(StudyFactory(), {"a": original}, django_capture_on_commit_callbacks)
+    clips = {"aCAREwXaU9M": cd_wav(5)}
+    [song] = import_clips(StudyFactory(), clips, django_capture_on_commit_callbacks)
 
     keys = {item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {f"media/{song.audio.name}", f"media/{song.delivery_audio.name}"}
