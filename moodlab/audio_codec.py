@@ -130,7 +130,11 @@ def audio_deliver(source: AudioInput, *, target_lufs: float | None) -> Delivery:
     loudness = integrated_loudness(samples, rate)
     gain_db = 0.0
     if target_lufs is not None and loudness is not None:
-        gain_db = min(target_lufs - loudness, TRUE_PEAK_CEILING_DB - true_peak_db(samples))
+        gain_db = target_lufs - loudness
+        sample_peak = float(np.max(np.abs(samples)))
+        # Oversampling costs more than the rest: only when the gain brings peaks near the top.
+        if sample_peak > 0 and 20 * np.log10(sample_peak) + gain_db > TRUE_PEAK_CEILING_DB - 3:
+            gain_db = min(gain_db, TRUE_PEAK_CEILING_DB - true_peak_db(samples))
         samples = samples * np.float32(10 ** (gain_db / 20))
     with tempfile.NamedTemporaryFile(suffix=f".{DELIVERY_EXTENSION}", delete=False) as out:
         path = Path(out.name)

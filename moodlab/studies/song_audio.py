@@ -172,15 +172,15 @@ def _sign(name: str) -> str:
     # The expiry is rounded up to the hour: the same song gives the same link for an hour.
     now = time.time()
     expires = math.ceil((now + AUDIO_LINK_SECONDS) / AUDIO_LINK_BUCKET_SECONDS)
-    return signing.dumps(
-        {"f": name, "e": expires * AUDIO_LINK_BUCKET_SECONDS}, salt=AUDIO_LINK_SALT
-    )
+    payload = {"f": name, "e": expires * AUDIO_LINK_BUCKET_SECONDS}
+    # A plain Signer: a TimestampSigner would make every link unique, defeating the cache.
+    return signing.Signer(salt=AUDIO_LINK_SALT).sign_object(payload)
 
 
 def signed_audio_name(signed: str) -> tuple[str, int] | None:
     """The storage name a signed link grants and its expiry (epoch s); None if invalid or old."""
     try:
-        payload = signing.loads(signed, salt=AUDIO_LINK_SALT)
+        payload = signing.Signer(salt=AUDIO_LINK_SALT).unsign_object(signed)
     except signing.BadSignature:
         return None
     if not isinstance(payload, dict) or payload.get("e", 0) < time.time():

@@ -66,11 +66,18 @@ class TrialOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="trial.pk")
     position = serializers.IntegerField(source="trial.position")
     song = SongSerializer(source="trial.song")
+    upcoming_audio_url = serializers.SerializerMethodField(
+        help_text="The clip likely to come next, to fetch while this one is rated (a hint)."
+    )
     terms = TermSerializer(many=True)
     scale = ScalePointSerializer(many=True)
     estimated_seconds = serializers.IntegerField(
         source="seconds_per_trial", help_text="Time budget of this trial (per term × terms)."
     )
+
+    def get_upcoming_audio_url(self, view: TrialView) -> str | None:
+        upcoming = view.trial.upcoming_song if view.trial is not None else None
+        return song_audio_url(upcoming) if upcoming is not None else None
 
 
 class RatingTrialCurrentOutputSerializer(serializers.Serializer):
