@@ -5,8 +5,8 @@ synthesised clips instead; the prescreen sounds are synthesised too, so their ex
 properties are known. All audio is 16-bit PCM WAV written with the standard library, and
 every sound is deterministic (the same arguments give the same bytes).
 
-Only WAV can be read back here: the duration of MP3 or OGG uploads would need a tag reader
-such as ``mutagen``.
+Only WAV can be read back here; uploads of any format are decoded with PyAV in
+``moodlab/audio_codec.py``.
 """
 
 from __future__ import annotations
