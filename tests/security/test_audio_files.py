@@ -264,7 +264,7 @@ def test_audio_is_public_only_where_the_study_publishes_it(rating_study_with_aud
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
 
 
-def test_a_user_without_a_study_cannot_use_the_admin_player_links(client):
+def test_the_admin_player_plays_by_signed_link_not_a_media_path(client):
     # The admin's player uses the same signed links: no raw storage URL appears anywhere.
     study = StudyFactory()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
