@@ -100,6 +100,27 @@ def study_audio_redeliver(*, study: Study) -> int:
     return len(song_ids)
 
 
+def study_audio_renew(*, study: Study) -> tuple[int, list[str]]:
+    """Bring a study's audio up to date: originals stored before content names (at
+    `songs/<slug>/<external id>.<ext>`) are checked and re-stored by content, and every song
+    without a delivery file is queued for encoding. Returns (songs queued, problems)."""
+    queued, problems = 0, []
+    for song in study.songs.exclude(audio=""):
+        if not song.audio.name.startswith("audio/original/"):
+            song.audio_sha256 = ""  # so the same content is stored again, under its new name
+            try:
+                with song.audio.open("rb") as original:
+                    song_audio_store(song=song, source=original)  # queues its delivery
+            except (ValueError, OSError) as error:
+                problems.append(f"{song.external_id}: {error}")
+                continue
+            queued += 1
+        elif not song.delivery_audio:
+            song_audio_queue_delivery(song_id=song.pk)
+            queued += 1
+    return queued, problems
+
+
 def song_audio_deliver(*, song_id: int) -> Song:
     """Encode the song's original for delivery at its study's loudness target; idempotent.
 

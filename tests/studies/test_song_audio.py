@@ -228,3 +228,28 @@ def test_on_s3_songs_live_under_content_names_and_play_by_presigned_ranges(
     assert "Signature=" in url and "Expires=" in url and song.external_id not in url
     ranged = httpx.get(url, headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
+
+
+def test_audio_stored_under_the_old_names_is_renamed_by_content_and_encoded(
+    django_capture_on_commit_callbacks,
+):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+
+    study = StudyFactory()
+    songs_import(study=study, csv_source=HEADER + "aCAREwXaU9M,FR,France,One,A\n")
+    song = study.songs.get()
+    original = cd_wav(2)
+    song.audio.name = song.audio.storage.save(
+        f"songs/{study.slug}/aCAREwXaU9M.wav", ContentFile(original)
+    )
+    song.audio_sha256 = "stale"
+    song.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("renew_song_audio", study=study.slug)
+
+    song.refresh_from_db()
+    assert song.audio.name.startswith("audio/original/") and song.audio.read() == original
+    assert song.delivery_audio.name.endswith(".m4a")
+    assert not song.audio.storage.exists(f"songs/{study.slug}/aCAREwXaU9M.wav")
