@@ -106,7 +106,7 @@ def study_audio_renew(*, study: Study) -> tuple[int, list[str]]:
     without a delivery file is queued for encoding. Returns (songs queued, problems)."""
     queued, problems = 0, []
     for song in study.songs.exclude(audio=""):
-        if not song.audio.name.startswith("audio/original/"):
+        if not (song.audio.name or "").startswith("audio/original/"):
             song.audio_sha256 = ""  # so the same content is stored again, under its new name
             try:
                 with song.audio.open("rb") as original:
