@@ -11,6 +11,7 @@ from django.db.models import Count, Min, Q
 from elicitation.models import ChainTag, Turn
 from elicitation.normalization import prefix_keys
 from moodlab.studies.models import Participant, StudyLocale
+from moodlab.studies.song_audio import song_audio_url
 
 AUTOCOMPLETE_LIMIT = 10
 
@@ -30,12 +31,11 @@ def turn_view(*, turn: Turn) -> TurnView:
     tags = list(turn.chain.tags.exclude(state=ChainTag.State.HIDDEN))
     to_rate = [tag for tag in tags if tag.state == ChainTag.State.VISIBLE]
     random.shuffle(to_rate)
-    audio = turn.song.audio
     return TurnView(
         turn=turn,
         frozen_tags=[tag for tag in tags if tag.state == ChainTag.State.FROZEN],
         tags_to_rate=to_rate,
-        audio_url=audio.url if audio else None,
+        audio_url=song_audio_url(turn.song),
     )
 
 

@@ -5,8 +5,8 @@ synthesised clips instead; the prescreen sounds are synthesised too, so their ex
 properties are known. All audio is 16-bit PCM WAV written with the standard library, and
 every sound is deterministic (the same arguments give the same bytes).
 
-Only WAV can be read back here: the duration of MP3 or OGG uploads would need a tag reader
-such as ``mutagen``.
+Only WAV can be read back here; uploads of any format are decoded with PyAV in
+``moodlab/audio_codec.py``.
 """
 
 from __future__ import annotations
@@ -114,7 +114,9 @@ def calibration_wav(*, seconds: float = 4.0, sample_rate: int = 22050) -> bytes:
     return _encode_wav(_normalise(noise * _ramp(time, seconds, edge=0.05)), sample_rate)
 
 
-def headphone_trial_wav(odd_position: int, *, kind: HeadphoneTestKind = "antiphase") -> bytes:
+def headphone_trial_wav(
+    odd_position: int, *, kind: HeadphoneTestKind = "antiphase", variant: int | None = None
+) -> bytes:
     """A stereo headphone-check trial: three 1-second sounds, 0.5 s apart.
 
     The sound at ``odd_position`` (1 to 3) is the right answer, and it can be told apart
@@ -130,15 +132,20 @@ def headphone_trial_wav(odd_position: int, *, kind: HeadphoneTestKind = "antipha
       is phase-inverted in the right channel, which the brain hears as a faint tone only
       when each ear gets its own channel. This matches the GlobalMood prescreen's wording,
       "which of three sounds is different".
+
+    With a ``variant`` (a seed), each trial sounds the same but its bytes differ: the tones'
+    starting phase, the lure's slot and the noise are drawn from it, so no file, hash or
+    length tells the answer across trials or participants. Levels are unchanged.
     """
     if odd_position not in (1, 2, 3):
         raise ValueError(f"odd_position must be 1, 2 or 3, got {odd_position}")
     sample_rate = _HEADPHONE_SAMPLE_RATE
     time = np.arange(round(_HEADPHONE_SOUND_SECONDS * sample_rate)) / sample_rate
+    rng = None if variant is None else np.random.default_rng(variant)
     if kind == "antiphase":
-        sounds = _antiphase_sounds(odd_position, time)
+        sounds = _antiphase_sounds(odd_position, time, rng)
     elif kind == "huggins":
-        sounds = _huggins_sounds(odd_position, sample_rate)
+        sounds = _huggins_sounds(odd_position, sample_rate, rng)
     else:
         raise ValueError(f"unknown headphone test kind {kind!r}")
 
@@ -184,19 +191,33 @@ def is_valid_wav(data: bytes) -> bool:
     return True
 
 
-def _antiphase_sounds(odd_position: int, time: np.ndarray) -> list[np.ndarray]:
-    tone = np.sqrt(2) * _TARGET_RMS * np.sin(2 * np.pi * 200.0 * time)
-    standard = np.column_stack([tone, tone])
-    quieter = standard / 2  # -6 dB
-    inverted = np.column_stack([tone, -tone])
-    # The lure sits right after the answer (cyclically), the standard in the remaining slot.
-    lure_position = odd_position % 3 + 1
-    sound_at = {odd_position: quieter, lure_position: inverted}
-    return [sound_at.get(position, standard) for position in (1, 2, 3)]
+def _antiphase_sounds(
+    odd_position: int, time: np.ndarray, rng: np.random.Generator | None
+) -> list[np.ndarray]:
+    def tone() -> np.ndarray:
+        phase = 0.0 if rng is None else rng.uniform(0, 2 * np.pi)
+        return np.sqrt(2) * _TARGET_RMS * np.sin(2 * np.pi * 200.0 * time + phase)
+
+    # Without a variant the lure sits right after the answer (cyclically); with one, in
+    # either of the other slots. The standard takes the remaining slot.
+    others = [position for position in (1, 2, 3) if position != odd_position]
+    lure_position = odd_position % 3 + 1 if rng is None else int(rng.choice(others))
+    sounds = []
+    for position in (1, 2, 3):
+        wave = tone()
+        if position == odd_position:
+            sounds.append(np.column_stack([wave, wave]) / 2)  # -6 dB
+        elif position == lure_position:
+            sounds.append(np.column_stack([wave, -wave]))
+        else:
+            sounds.append(np.column_stack([wave, wave]))
+    return sounds
 
 
-def _huggins_sounds(odd_position: int, sample_rate: int) -> list[np.ndarray]:
-    rng = np.random.default_rng(_stable_seed(f"huggins:{odd_position}"))
+def _huggins_sounds(
+    odd_position: int, sample_rate: int, rng: np.random.Generator | None
+) -> list[np.ndarray]:
+    rng = rng or np.random.default_rng(_stable_seed(f"huggins:{odd_position}"))
     length = round(_HEADPHONE_SOUND_SECONDS * sample_rate)
     frequencies = np.fft.rfftfreq(length, 1 / sample_rate)
     band = np.abs(frequencies - 600.0) <= 0.06 * 600.0

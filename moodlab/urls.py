@@ -1,10 +1,8 @@
-from django.conf import settings
 from django.contrib import admin
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.urls import include, path, re_path
-from django.views.static import serve
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from moodlab import media
 from moodlab.health import healthz
 from moodlab.studies import pages
 
@@ -37,15 +35,8 @@ urlpatterns = [
         pages.participant_session,
         name="participant-session",
     ),
+    # Song audio: never at a guessable path, always as audio (moodlab/media.py). With S3,
+    # browsers fetch presigned URLs from the bucket instead.
+    path("audio/public/<str:name>", media.public_audio, name="public-audio"),
+    path("audio/<str:signed>", media.signed_audio, name="signed-audio"),
 ]
-
-
-def media_file(request: HttpRequest, path: str) -> HttpResponse | FileResponse:
-    # MEDIA_ROOT is read per request, so a changed setting (as in tests) is honoured.
-    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
-
-
-if not settings.USES_S3:
-    # Local file storage (the embedded default, or one media volume behind gunicorn): Django
-    # serves the audio itself. With S3, participants fetch audio by presigned URL instead.
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media_file)]

@@ -57,6 +57,11 @@ class Trial(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     audio_played_seconds = models.FloatField(null=True, blank=True)
     response_seconds = models.FloatField(null=True, blank=True)
+    # The song the allocator expects to give next, so the page can fetch its audio while this
+    # trial is rated; the next allocation prefers it among equally rated songs.
+    upcoming_song = models.ForeignKey(
+        Song, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["participant", "position"]

@@ -185,16 +185,20 @@ def trial_serve(*, participant: Participant) -> Trial | None:
         _allocation_locks(participant)
         counts = trial_counts(participant=participant)
         if counts.held is not None:
-            return Trial.objects.select_related("song").get(pk=counts.held)
+            return Trial.objects.select_related("song", "upcoming_song").get(pk=counts.held)
         study = participant.study
         if counts.repeats == 0 and counts.regular < study.trials_per_participant:
-            song_id = _claim_least_rated_song(participant, study, [term.pk for term in terms])
+            song_id, upcoming_id = _claim_least_rated_song(
+                participant, study, [term.pk for term in terms], prefer=_upcoming(participant)
+            )
             if song_id is not None:
+                last_regular = counts.regular + 1 == study.trials_per_participant
                 return Trial.objects.create(
                     participant=participant,
                     locale_id=participant.locale_id,
                     song=Song.objects.get(pk=song_id),
                     position=counts.regular + counts.repeats + 1,
+                    upcoming_song_id=None if last_regular else upcoming_id,
                 )
         if counts.repeats < study.repeat_trials:
             original = (
@@ -229,26 +233,39 @@ def _allocation_locks(participant: Participant) -> None:
     )
 
 
+def _upcoming(participant: Participant) -> int | None:
+    """The song announced as coming next with the session's latest trial, if any."""
+    return (
+        Trial.objects.filter(participant=participant, is_repeat=False)
+        .order_by("-position")
+        .values_list("upcoming_song_id", flat=True)
+        .first()
+    )
+
+
 def _claim_least_rated_song(
-    participant: Participant, study: Study, term_ids: list[int]
-) -> int | None:
+    participant: Participant, study: Study, term_ids: list[int], *, prefer: int | None = None
+) -> tuple[int | None, int | None]:
     """Take a place in each of a least-rated song's cells for these terms; None if none is left.
 
     Candidates come from a lock-free read of the ledger. A candidate is claimed only if all
     its cells can be locked at once without waiting and are still as full as read (or
     emptier): then no cell goes over the target, and songs stay level as the order intends.
     Otherwise the next candidate is tried, and the ledger read again when all are taken.
+    `prefer` (the song announced as upcoming) wins among songs rated equally. Also returns
+    the next candidate after the claimed one, to announce as upcoming (no extra read).
     """
     for attempt in range(CLAIM_ROUNDS + 1):
-        candidates = _least_rated_songs(participant, study, term_ids)
+        candidates = _least_rated_songs(participant, study, term_ids, prefer=prefer)
         if not candidates:
-            return None
+            return None, None
         # The last round waits for the best song instead of skipping it.
         last_round = attempt == CLAIM_ROUNDS
-        for song_id, fullest in candidates[:1] if last_round else candidates:
+        for index, (song_id, fullest) in enumerate(candidates[:1] if last_round else candidates):
             if _claim_cells(participant, song_id, term_ids, fullest, wait=last_round):
-                return song_id
-    return None
+                following = candidates[index + 1 : index + 2]
+                return song_id, following[0][0] if following else None
+    return None, None
 
 
 def _claim_cells(
@@ -289,7 +306,7 @@ def _claim_cells(
 
 
 def _least_rated_songs(
-    participant: Participant, study: Study, term_ids: list[int]
+    participant: Participant, study: Study, term_ids: list[int], *, prefer: int | None = None
 ) -> list[tuple[int, int]]:
     """(song, fullest cell) of the songs whose cells for these terms have the fewest ratings.
 
@@ -314,7 +331,8 @@ def _least_rated_songs(
             GROUP BY c.song_id
             HAVING MAX(c.assigned) < %s AND COUNT(c.retired_at) < %s
             ORDER BY fullest,
-                SUM(CASE WHEN c.retired_at IS NULL THEN c.assigned ELSE %s END), RANDOM()
+                SUM(CASE WHEN c.retired_at IS NULL THEN c.assigned ELSE %s END),
+                CASE WHEN c.song_id = %s THEN 0 ELSE 1 END, RANDOM()
             LIMIT %s
             """,  # noqa: S608 - table names come from the models, values are parameters
             [
@@ -324,6 +342,7 @@ def _least_rated_songs(
                 study.target_ratings_per_cell,
                 len(term_ids),
                 study.target_ratings_per_cell,
+                prefer or 0,
                 CLAIM_CANDIDATES,
             ],
         )

@@ -230,3 +230,19 @@ def test_unreadable_or_empty_audio_is_rejected(data):
 def test_more_headphone_trials_keep_the_positions_balanced():
     assert sorted(headphone_trials(seed=3, count=9)) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert sorted(headphone_trials(seed=3, count=4)) == [1, 1, 2, 3]
+
+
+def test_headphone_trial_variants_differ_in_bytes_and_lure_slot_but_not_in_levels():
+    variants = [headphone_trial_wav(1, kind="antiphase", variant=seed) for seed in range(12)]
+    assert len(set(variants)) == len(variants)
+    lure_slots = set()
+    for data in variants:
+        sounds = sounds_of(data)
+        others = sounds[1:]
+        assert rms(sounds[0]) == pytest.approx(rms(others[0]) / 2, rel=0.01)
+        lure_slots |= {
+            slot
+            for slot, sound in enumerate(others, start=2)
+            if np.allclose(sound[:, 0], -sound[:, 1], atol=1e-4)
+        }
+    assert lure_slots == {2, 3}

@@ -168,8 +168,13 @@ AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
 AWS_S3_SIGNATURE_VERSION = "s3v4"
 AWS_S3_FILE_OVERWRITE = False
 USES_S3 = bool(AWS_STORAGE_BUCKET_NAME)
+# Audio objects are named by their content, so caches may keep them for good.
+AUDIO_OBJECT_PARAMETERS = {"CacheControl": "private, max-age=31536000, immutable"}
 if USES_S3:
-    _file_storage = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"location": "media"}}
+    _file_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"location": "media", "object_parameters": AUDIO_OBJECT_PARAMETERS},
+    }
     _snapshot_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {"location": "snapshots"},
@@ -193,6 +198,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# What one song import's zip may inflate to in all (each member: 50 MB at most).
+SONG_IMPORT_MAX_TOTAL_BYTES = env_int("SONG_IMPORT_MAX_TOTAL_BYTES", 8 * 1024**3)
 # Every request body, whatever its content type (RequestSizeLimitMiddleware), except
 # signed-in researchers' uploads (song zips, prediction CSVs), which have their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -28,6 +28,12 @@ from moodlab.studies.models import (
 )
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.studies.services import study_add_reference_locales, study_set_phase
+from moodlab.studies.song_audio import (
+    song_audio_probe,
+    song_audio_store,
+    song_audio_url,
+    study_audio_redeliver,
+)
 from moodlab.studies.song_import import AudioZip, songs_import
 
 
@@ -152,8 +158,15 @@ class StudyAdmin(StudyScopedAdmin):
                 ]
             },
         ),
+        ("Audio", {"fields": [("audio_target_lufs", "audio_public")]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]
+
+    def save_model(self, request: HttpRequest, obj: Study, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "audio_target_lufs" in form.changed_data:
+            count = study_audio_redeliver(study=obj)
+            self.message_user(request, f"{count} song(s) are being re-encoded at the new level.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
         return _with_site_origin(
@@ -220,8 +233,41 @@ class SongImportForm(forms.Form):
         self.fields["study"].queryset = studies  # type: ignore[attr-defined]
 
 
+class SongAdminForm(forms.ModelForm):
+    """The audio goes through the same checks and naming as an import: content, not name."""
+
+    audio_upload = forms.FileField(
+        required=False,
+        label="Audio file",
+        help_text="WAV, MP3, OGG, FLAC, M4A or WebM; checked by decoding it. Kept as the original.",
+    )
+
+    class Meta:
+        model = Song
+        fields = [
+            "study",
+            "external_id",
+            "title",
+            "artist",
+            "country",
+            "duration_seconds",
+            "clip_start_seconds",
+            "clip_end_seconds",
+        ]
+
+    def clean_audio_upload(self) -> Any:
+        upload = self.cleaned_data.get("audio_upload")
+        if upload:
+            try:
+                self.probed = song_audio_probe(upload)
+            except ValueError as error:
+                raise forms.ValidationError(f"This file is not playable audio: {error}") from error
+        return upload
+
+
 @admin.register(Song)
 class SongAdmin(StudyScopedAdmin):
+    form = SongAdminForm
     list_display = [
         "external_id",
         "title",
@@ -234,8 +280,21 @@ class SongAdmin(StudyScopedAdmin):
     list_filter = ["study", "country"]
     search_fields = ["external_id", "title", "artist"]
     list_select_related = ["study"]
-    readonly_fields = ["audio_player", "audio_sha256", "created_at"]
+    readonly_fields = [
+        "audio_player",
+        "audio_sha256",
+        "loudness_lufs",
+        "loudness_gain_db",
+        "delivery_error",
+        "created_at",
+    ]
     change_list_template = "admin/studies/song/change_list.html"
+
+    def save_model(self, request: HttpRequest, obj: Song, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        upload = form.cleaned_data.get("audio_upload")
+        if upload:
+            song_audio_store(song=obj, source=upload, probed=form.probed)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -289,9 +348,10 @@ class SongAdmin(StudyScopedAdmin):
 
     @admin.display(description="Listen")
     def audio_player(self, song: Song) -> str:
-        if not song.audio:
+        url = song_audio_url(song)
+        if url is None:
             return "—"
-        return format_html('<audio controls preload="none" src="{}"></audio>', song.audio.url)
+        return format_html('<audio controls preload="none" src="{}"></audio>', url)
 
 
 @admin.register(Term)

@@ -10,6 +10,7 @@ import csv
 import io
 from collections import defaultdict
 from pathlib import Path
+from typing import IO
 
 from django.db import transaction
 
@@ -36,11 +37,17 @@ class GeneratedAudio:
     def names(self) -> dict[str, str]:
         return {external_id: f"{external_id}.wav" for external_id in self.external_ids}
 
-    def read(self, name: str) -> bytes:
+    def open(self, name: str) -> IO[bytes]:
         external_id = name.removesuffix(".wav")
         valence, arousal = self.model.song_coords(external_id)
-        return song_clip_wav(
-            external_id, seconds=CLIP_SECONDS, sample_rate=16000, valence=valence, arousal=arousal
+        return io.BytesIO(
+            song_clip_wav(
+                external_id,
+                seconds=CLIP_SECONDS,
+                sample_rate=16000,
+                valence=valence,
+                arousal=arousal,
+            )
         )
 
 

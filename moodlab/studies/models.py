@@ -159,6 +159,23 @@ class Study(models.Model):
     )
     questionnaire = models.BooleanField(default=True)
 
+    # Audio delivery
+    audio_target_lufs = models.FloatField(
+        default=-16.0,
+        validators=[MinValueValidator(-40.0), MaxValueValidator(-6.0)],
+        help_text=(
+            "Loudness every song is normalised to (LUFS, ITU-R BS.1770). -16 matches the "
+            "volume-calibration noise. Changing it re-encodes the songs."
+        ),
+    )
+    audio_public = models.BooleanField(
+        default=False,
+        help_text=(
+            "Publish the songs' audio at permanent public links. Off: only participants hear "
+            "it, through signed links that expire."
+        ),
+    )
+
     class Meta:
         verbose_name_plural = "studies"
         ordering = ["-created_at"]
@@ -265,8 +282,13 @@ class StudyLocale(models.Model):
 
 
 def song_audio_path(song: Song, filename: str) -> str:
-    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
-    return f"songs/{song.study.slug}/{song.external_id}.{extension}"
+    """Originals are stored by content: the service names them `<sha256>.<extension found>`."""
+    return f"audio/original/{filename}"
+
+
+def song_delivery_path(song: Song, filename: str) -> str:
+    """Delivery files are named by their own content, so a name never changes meaning."""
+    return f"audio/{filename}"
 
 
 class Song(models.Model):
@@ -277,8 +299,23 @@ class Song(models.Model):
     title = models.CharField(max_length=300)
     artist = models.CharField(max_length=300, blank=True)
     country = CountryField(blank=True)
-    audio = models.FileField(upload_to=song_audio_path, blank=True)
+    audio = models.FileField(
+        upload_to=song_audio_path, blank=True, help_text="The original file, kept as uploaded."
+    )
     audio_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    delivery_audio = models.FileField(
+        upload_to=song_delivery_path,
+        blank=True,
+        editable=False,
+        help_text="What participants hear: AAC in M4A, loudness-normalised.",
+    )
+    loudness_lufs = models.FloatField(
+        null=True, blank=True, editable=False, help_text="Measured loudness of the original."
+    )
+    loudness_gain_db = models.FloatField(
+        null=True, blank=True, editable=False, help_text="Gain applied to reach the target."
+    )
+    delivery_error = models.CharField(max_length=300, blank=True, editable=False)
     duration_seconds = models.FloatField(null=True, blank=True)
     clip_start_seconds = models.FloatField(null=True, blank=True)
     clip_end_seconds = models.FloatField(null=True, blank=True)

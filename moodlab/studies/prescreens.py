@@ -10,13 +10,15 @@ from anything the participant sees.
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cache
+from functools import cache as cache_forever
 from typing import Any
 
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
@@ -24,6 +26,7 @@ from django.utils.crypto import salted_hmac
 from rest_framework.exceptions import NotFound
 
 from moodlab.audio import calibration_wav, headphone_trial_wav, headphone_trials
+from moodlab.audio_codec import wav_to_m4a
 from moodlab.studies.models import Participant, PrescreenResult
 from moodlab.studies.services import participant_finish
 from moodlab.studies.steps import StepConflict, StepRefused, lock_participant, require_step_open
@@ -49,38 +52,54 @@ def _participant_seed(participant: Participant, purpose: str) -> int:
 
 
 def prescreen_audio_url(*, participant: Participant, kind: str, index: int = 0) -> str:
-    """A signed, expiring path to one prescreen sound; it names no answer."""
-    signed = signing.TimestampSigner(salt=AUDIO_SALT).sign_object(
-        {"p": participant.pk, "k": kind, "i": index}
-    )
+    """A signed, expiring path to one prescreen sound.
+
+    Its readable payload names neither the participant nor the answer: a headphone trial's
+    link carries a fresh random name and the odd position masked with a keyed hash of that
+    name (uniform without the secret key), and its sound is drawn from the name, so every
+    trial of every participant has its own bytes.
+    """
+    payload: dict[str, object] = {"k": kind}
+    if kind == Kind.HEADPHONES:
+        name = secrets.token_urlsafe(12)
+        odd_position = headphone_positions(participant)[index]
+        payload.update(n=name, c=(odd_position - 1 + _mask(name)) % HEADPHONE_CHOICES)
+    signed = signing.TimestampSigner(salt=AUDIO_SALT).sign_object(payload)
     return reverse("v1:participant-prescreen-audio", kwargs={"signed": signed})
 
 
-def prescreen_audio_wav(*, signed: str) -> bytes:
-    """The sound a signed path names; 404 for a bad or expired signature."""
+def prescreen_audio(*, signed: str) -> bytes:
+    """The sound (M4A) a signed path names; 404 for a bad or expired signature."""
     try:
         payload = signing.TimestampSigner(salt=AUDIO_SALT).unsign_object(
             signed, max_age=AUDIO_MAX_AGE
         )
     except signing.BadSignature as error:
         raise NotFound("This sound link is invalid or has expired.") from error
-    if payload["k"] == Kind.VOLUME:
+    if payload.get("k") == Kind.VOLUME:
         return _calibration_sound()
-    participant = Participant.objects.select_related("study").filter(pk=payload["p"]).first()
-    positions = headphone_positions(participant) if participant is not None else []
-    if payload["k"] != Kind.HEADPHONES or not 0 <= payload["i"] < len(positions):
+    if payload.get("k") != Kind.HEADPHONES:
         raise NotFound("This sound link is invalid or has expired.")
-    return _headphone_sound(positions[payload["i"]])
+    name = str(payload["n"])
+    odd_position = (int(payload["c"]) - _mask(name)) % HEADPHONE_CHOICES + 1
+    key = f"moodlab.headphone-sound:{name}"
+    sound = cache.get(key)
+    if sound is None:
+        variant = int.from_bytes(salted_hmac("moodlab.headphone-variant", name).digest()[:8])
+        sound = wav_to_m4a(headphone_trial_wav(odd_position, variant=variant))
+        # Browsers fetch a sound in ranges, several times: encode it once.
+        cache.set(key, sound, timeout=int(AUDIO_MAX_AGE.total_seconds()))
+    return sound
 
 
-@cache
+def _mask(name: str) -> int:
+    digest = salted_hmac("moodlab.headphone-mask", name).digest()
+    return int.from_bytes(digest[:8], "big") % HEADPHONE_CHOICES
+
+
+@cache_forever
 def _calibration_sound() -> bytes:
-    return calibration_wav()
-
-
-@cache
-def _headphone_sound(odd_position: int) -> bytes:
-    return headphone_trial_wav(odd_position)
+    return wav_to_m4a(calibration_wav())
 
 
 def headphone_positions(participant: Participant) -> list[int]:

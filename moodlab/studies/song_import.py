@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-import mutagen
-from django.core.files.base import ContentFile
+from django.conf import settings
 from django.db import transaction
 from django_countries import countries
 
+from moodlab.audio_codec import ProbedAudio
 from moodlab.studies.csv_import import (
     ImportFailed,
     ImportReport,
@@ -23,9 +22,16 @@ from moodlab.studies.csv_import import (
     read_csv_rows,
 )
 from moodlab.studies.models import Song, Study
+from moodlab.studies.song_audio import sha256_of, song_audio_probe, song_audio_store
 
 AUDIO_EXTENSIONS = frozenset({"wav", "mp3", "ogg", "oga", "opus", "m4a", "flac", "webm"})
 MAX_AUDIO_BYTES = 50 * 1024 * 1024
+# A zip member may inflate this much at most: music compresses 1–3× with deflate, while a
+# zip bomb (silence, repeated bytes) reaches 1,000×. Small members are let through.
+MAX_COMPRESSION_RATIO = 50
+RATIO_CHECK_FROM_BYTES = 1024 * 1024
+# Members are spooled to disk beyond this size, never held whole in memory.
+_SPOOL_MEMORY_BYTES = 1024 * 1024
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 SONG_COLUMNS = {
@@ -46,7 +52,7 @@ class AudioSource(Protocol):
 
     def names(self) -> dict[str, str]: ...
 
-    def read(self, name: str) -> bytes: ...
+    def open(self, name: str) -> IO[bytes]: ...
 
 
 class AudioDirectory:
@@ -56,15 +62,26 @@ class AudioDirectory:
     def names(self) -> dict[str, str]:
         return {p.stem: p.name for p in sorted(self.path.iterdir()) if _is_audio_name(p.name)}
 
-    def read(self, name: str) -> bytes:
-        return (self.path / name).read_bytes()
+    def open(self, name: str) -> IO[bytes]:
+        path = self.path / name
+        if path.stat().st_size > MAX_AUDIO_BYTES:
+            raise ValueError(f"larger than {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
+        return path.open("rb")
 
 
 class AudioZip:
-    """A zip of audio files; members in sub-folders count by their base name."""
+    """A zip of audio files; members in sub-folders count by their base name.
 
-    def __init__(self, file: IO[bytes]) -> None:
+    Members are streamed to temporary files, counting the bytes really inflated (a member's
+    declared size can lie): each stops at MAX_AUDIO_BYTES, the archive at
+    SONG_IMPORT_MAX_TOTAL_BYTES, and a member inflating more than MAX_COMPRESSION_RATIO
+    times is refused as a zip bomb.
+    """
+
+    def __init__(self, file: IO[bytes], *, max_total_bytes: int | None = None) -> None:
         self.archive = zipfile.ZipFile(file)
+        self.max_total_bytes = max_total_bytes or settings.SONG_IMPORT_MAX_TOTAL_BYTES
+        self.inflated = 0
 
     def names(self) -> dict[str, str]:
         return {
@@ -73,11 +90,40 @@ class AudioZip:
             if not info.is_dir() and _is_audio_name(Path(info.filename).name)
         }
 
-    def read(self, name: str) -> bytes:
+    def open(self, name: str) -> IO[bytes]:
         info = self.archive.getinfo(name)
-        if info.file_size > MAX_AUDIO_BYTES:
-            raise ValueError(f"larger than {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
-        return self.archive.read(name)
+        limit = min(MAX_AUDIO_BYTES, self.max_total_bytes - self.inflated)
+        if limit <= 0:
+            raise ValueError(_total_message(self.max_total_bytes))
+        spooled = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY_BYTES)  # noqa: SIM115
+        size = 0
+        try:
+            with self.archive.open(info) as member:
+                for chunk in iter(lambda: member.read(256 * 1024), b""):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ValueError(
+                            f"larger than {MAX_AUDIO_BYTES // (1024 * 1024)} MB"
+                            if limit == MAX_AUDIO_BYTES
+                            else _total_message(self.max_total_bytes)
+                        )
+                    if size > RATIO_CHECK_FROM_BYTES and size > MAX_COMPRESSION_RATIO * max(
+                        info.compress_size, 1
+                    ):
+                        raise ValueError(
+                            f"inflates more than {MAX_COMPRESSION_RATIO}× (a zip bomb?)"
+                        )
+                    spooled.write(chunk)
+        except BaseException:
+            spooled.close()
+            raise
+        self.inflated += size
+        spooled.seek(0)
+        return spooled
+
+
+def _total_message(total: int) -> str:
+    return f"the archive inflates beyond {total // (1024 * 1024)} MB in all"
 
 
 def _is_audio_name(name: str) -> bool:
@@ -89,7 +135,9 @@ class _SongRow:
     line: int
     fields: dict[str, object]
     audio_name: str | None = None
-    audio: bytes | None = None
+    audio: IO[bytes] | None = None
+    probed: ProbedAudio | None = None
+    digest: str | None = None
 
 
 def songs_import(
@@ -109,15 +157,20 @@ def songs_import(
     )
     audio_names = audio.names() if audio is not None else {}
     parsed = list(_validate_rows(rows, report))
-    if audio is not None:
+    try:
+        if audio is not None:
+            for row in parsed:
+                _attach_audio(row, audio, audio_names, report)
+        if not report.ok:
+            raise ImportFailed(report)
+        with transaction.atomic():
+            existing = {song.external_id: song for song in study.songs.select_for_update()}
+            for row in parsed:
+                _save_song(study, existing.get(str(row.fields["external_id"])), row, report)
+    finally:
         for row in parsed:
-            _attach_audio(row, audio, audio_names, report)
-    if not report.ok:
-        raise ImportFailed(report)
-    with transaction.atomic():
-        existing = {song.external_id: song for song in study.songs.select_for_update()}
-        for row in parsed:
-            _save_song(study, existing.get(str(row.fields["external_id"])), row, report)
+            if row.audio is not None:
+                row.audio.close()
     return report
 
 
@@ -168,48 +221,34 @@ def _attach_audio(
     if name is None:
         return  # a song may be imported before its audio
     try:
-        data = audio.read(name)
-        if len(data) > MAX_AUDIO_BYTES:
-            raise ValueError(f"larger than {MAX_AUDIO_BYTES // (1024 * 1024)} MB")
-        duration = audio_duration_seconds(data)
+        source = audio.open(name)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        report.add_error(row.line, "audio", f"{name}: refused ({exc})")
+        return
+    try:
+        probed = song_audio_probe(source)
+    except ValueError as exc:
+        source.close()
         report.add_error(row.line, "audio", f"{name}: unreadable audio ({exc})")
         return
-    row.audio_name, row.audio = name, data
+    row.audio_name, row.audio, row.probed = name, source, probed
+    row.digest = sha256_of(source)
     if row.fields["duration_seconds"] is None:
-        row.fields["duration_seconds"] = round(duration, 3)
-
-
-def audio_duration_seconds(data: bytes) -> float:
-    """Duration of an audio file; ValueError when it is not audio a browser could play."""
-    try:
-        parsed = mutagen.File(io.BytesIO(data))
-    except mutagen.MutagenError as exc:
-        raise ValueError(str(exc) or "corrupt file") from exc
-    length = getattr(getattr(parsed, "info", None), "length", 0) if parsed is not None else 0
-    if not length or length <= 0:
-        raise ValueError("not a recognised audio format")
-    return float(length)
+        row.fields["duration_seconds"] = round(probed.duration_seconds, 3)
 
 
 def _save_song(study: Study, song: Song | None, row: _SongRow, report: ImportReport) -> None:
-    digest = hashlib.sha256(row.audio).hexdigest() if row.audio is not None else None
     if song is None:
         song = Song(study=study, **row.fields)
         report.created += 1
     else:
         changed = [name for name, value in row.fields.items() if getattr(song, name) != value]
-        if not changed and (digest is None or digest == song.audio_sha256):
+        if not changed and (row.digest is None or row.digest == song.audio_sha256):
             report.unchanged += 1
             return
         for name in changed:
             setattr(song, name, row.fields[name])
         report.updated += 1
-    if row.audio is not None and digest != song.audio_sha256:
-        replaced = song.audio.name
-        if replaced:
-            # Only once the new row is committed: a rolled-back import keeps the old file.
-            transaction.on_commit(lambda: song.audio.storage.delete(replaced))
-        song.audio.save(str(row.audio_name), ContentFile(row.audio), save=False)
-        song.audio_sha256 = digest or ""
     song.save()
+    if row.audio is not None:
+        song_audio_store(song=song, source=row.audio, probed=row.probed)

@@ -16,6 +16,7 @@ from moodlab.api.schema import ErrorSerializer
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, Song
+from moodlab.studies.song_audio import song_audio_url
 from rating.models import Trial
 from rating.selectors import TrialView, trial_view
 from rating.services import rating_session_finish, trial_serve, trial_submit
@@ -60,18 +61,25 @@ class SongSerializer(serializers.Serializer):
     )
 
     def get_audio_url(self, song: Song) -> str | None:
-        return song.audio.url if song.audio else None
+        return song_audio_url(song)
 
 
 class TrialOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="trial.pk")
     position = serializers.IntegerField(source="trial.position")
     song = SongSerializer(source="trial.song")
+    upcoming_audio_url = serializers.SerializerMethodField(
+        help_text="The clip likely to come next, to fetch while this one is rated (a hint)."
+    )
     terms = TermSerializer(many=True)
     scale = ScalePointSerializer(many=True)
     estimated_seconds = serializers.IntegerField(
         source="seconds_per_trial", help_text="Time budget of this trial (per term × terms)."
     )
+
+    def get_upcoming_audio_url(self, view: TrialView) -> str | None:
+        upcoming = view.trial.upcoming_song if view.trial is not None else None
+        return song_audio_url(upcoming) if upcoming is not None else None
 
 
 class RatingTrialCurrentOutputSerializer(serializers.Serializer):

@@ -145,3 +145,16 @@ export class ClipPlayer {
     this.onChange();
   }
 }
+
+// Fetch the clip the next trial will likely play while this one is rated, into the HTTP
+// cache: audio links stay the same and immutable for an hour, so the next player reads the
+// file from there and can start at once even on a slow connection.
+const preloaded = new Set();
+
+export function preloadAudio(url) {
+  if (!url || preloaded.has(url)) return;
+  preloaded.add(url);
+  fetch(url, { mode: "no-cors", credentials: "same-origin", priority: "low" })
+    .then((response) => response.arrayBuffer())
+    .catch(() => preloaded.delete(url));
+}

@@ -3,7 +3,7 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
-import { ClipPlayer } from "./player.js";
+import { ClipPlayer, preloadAudio } from "./player.js";
 
 export async function startRating(ctx) {
   const view = await ctx.api.get(ctx.urls.rating_trial);
@@ -137,5 +137,9 @@ function showTrial(ctx, view) {
   };
 
   player.loadClip(trial.song);
+  // Once this clip can play, fetch the next one so it starts at once after the submit.
+  player.audio.addEventListener("canplaythrough", () => preloadAudio(trial.upcoming_audio_url), {
+    once: true,
+  });
   update();
 }

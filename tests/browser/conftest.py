@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -24,8 +26,10 @@ class ShortClips:
     def names(self) -> dict[str, str]:
         return {external_id: f"{external_id}.wav" for external_id in self.external_ids}
 
-    def read(self, name: str) -> bytes:
-        return song_clip_wav(name.removesuffix(".wav"), seconds=CLIP_SECONDS, sample_rate=8000)
+    def open(self, name: str) -> IO[bytes]:
+        return io.BytesIO(
+            song_clip_wav(name.removesuffix(".wav"), seconds=CLIP_SECONDS, sample_rate=8000)
+        )
 
 
 @pytest.fixture(scope="session")

@@ -336,7 +336,7 @@ def test_a_failed_clip_and_a_lost_answer_are_retried_without_doubling(
     )
     audio_down = True
     page.route(
-        "**/media/songs/**",
+        "**/audio/**",
         lambda route: route.abort() if audio_down else route.continue_(),
     )
     submissions: list[str | None] = []

@@ -127,6 +127,9 @@ API_ROUTES: dict[str, list[Probe]] = {
             lambda w: prescreen_audio_url(participant=w.participant_a, kind="volume"),
         ),
     ],
+    # Song audio by signed, expiring link, or a content name a study publishes (issue 16.15).
+    "signed-audio": [Probe("forged_signature", "get", lambda w: "/audio/forged:sig")],
+    "public-audio": [Probe("forged_signature", "get", lambda w: "/audio/public/" + "0" * 64)],
     # The participant pages: the entry link is public; the session page serves only the
     # browser holding the session cookie (see test_the_session_page_opens_only_for_its_browser).
     "participant-entry": [
@@ -250,8 +253,7 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],
 }
 
-# Audio clips are the stimuli every participant's browser plays, by unguessable file names.
-PUBLIC_WITHOUT_NAME = {r"^media/(?P<path>.*)$"}
+PUBLIC_WITHOUT_NAME: set[str] = set()
 
 
 def walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:

@@ -1,20 +1,23 @@
 """The prescreens: volume calibration, headphone and vocabulary checks, and their sounds."""
 
+import io
 import json
 import time
 from unittest import mock
 
+import numpy as np
 import pytest
 from django.core import signing
 from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from moodlab.audio import calibration_wav, headphone_trial_wav
+from moodlab.audio import calibration_wav
+from moodlab.audio_codec import audio_decode, wav_to_m4a
 from moodlab.studies.models import Participant, PrescreenResult
 from moodlab.studies.prescreens import (
+    AUDIO_SALT,
     headphone_positions,
-    prescreen_audio_url,
     vocabulary_items_for,
 )
 from moodlab.studies.services import participant_finish, study_add_locale
@@ -98,9 +101,9 @@ def test_the_volume_step_plays_a_signed_calibration_noise(consented):
     assert response.status_code == 200
     audio = APIClient().get(response.json()["audio_url"])  # an <audio> element sends no token
     assert audio.status_code == 200
-    assert audio["Content-Type"] == "audio/wav"
-    assert audio["Cache-Control"] == "private, max-age=3600"
-    assert audio.content == calibration_wav()
+    assert audio["Content-Type"] == "audio/mp4"
+    assert audio["Cache-Control"] == "private, max-age=3600, immutable"
+    assert b"".join(audio.streaming_content) == wav_to_m4a(calibration_wav())
 
 
 def test_the_chosen_volume_is_recorded_once(consented, participant):
@@ -132,16 +135,28 @@ def test_the_headphone_test_lists_six_signed_trials_whose_sounds_hold_the_answer
     positions = headphone_positions(participant)
     assert sorted(positions) == [1, 1, 2, 2, 3, 3]
     for trial, odd in zip(test["trials"], positions, strict=True):
-        # The link's readable payload names the participant and the trial, never the answer.
+        # The link's readable payload names neither the participant, the trial nor the answer.
         payload = trial["audio_url"].rstrip("/").rsplit("/", 1)[1].split(":")[0]
-        assert json.loads(signing.b64_decode(payload.encode())) == {
-            "p": participant.pk,
-            "k": "headphones",
-            "i": trial["index"],
-        }
+        assert set(json.loads(signing.b64_decode(payload.encode()))) == {"k", "n", "c"}
         audio = APIClient().get(trial["audio_url"])
-        assert audio.status_code == 200 and audio["Content-Type"] == "audio/wav"
-        assert audio.content == headphone_trial_wav(odd)
+        assert audio.status_code == 200 and audio["Content-Type"] == "audio/mp4"
+        assert quietest_sound(b"".join(audio.streaming_content)) == odd
+
+
+def quietest_sound(m4a: bytes) -> int:
+    """Which of an antiphase trial's three sounds (1 s each, 0.5 s apart) is the quietest."""
+    samples, rate = audio_decode(io.BytesIO(m4a))
+    levels = [
+        float(
+            np.sqrt(
+                np.mean(
+                    samples[round((1.5 * k + 0.2) * rate) : round((1.5 * k + 0.8) * rate), 0] ** 2
+                )
+            )
+        )
+        for k in range(3)
+    ]
+    return levels.index(min(levels)) + 1
 
 
 def test_the_headphone_answers_come_from_the_secret_key_not_only_the_token(panel_study):
@@ -326,8 +341,9 @@ def test_an_expired_sound_link_is_not_found(consented):
     assert APIClient().get(url).status_code == 404
 
 
-def test_a_sound_link_beyond_the_last_trial_is_not_found(calibrated, participant):
-    url = prescreen_audio_url(participant=participant, kind="headphones", index=6)
+def test_a_sound_link_of_another_kind_is_not_found(calibrated, participant):
+    signed = signing.TimestampSigner(salt=AUDIO_SALT).sign_object({"k": "vocabulary"})
+    url = reverse("v1:participant-prescreen-audio", kwargs={"signed": signed})
     assert APIClient().get(url).status_code == 404
 
 

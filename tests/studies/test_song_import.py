@@ -93,7 +93,8 @@ def test_audio_files_are_matched_by_external_id_and_their_duration_read(tmp_path
         study=study, csv_source=HEADER + "abc,FR,France,One,A\n", audio=AudioDirectory(tmp_path)
     )
     song = study.songs.get()
-    assert song.audio.name.endswith("abc.wav")
+    # Stored under its content's hash, never the uploader's name.
+    assert song.audio.name == f"audio/original/{song.audio_sha256}.wav"
     assert song.duration_seconds == pytest.approx(3.0, abs=0.01)
     assert len(song.audio_sha256) == 64
 

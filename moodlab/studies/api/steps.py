@@ -6,9 +6,11 @@ needs no second request to learn where to go next.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import translation
 from django_countries.serializer_fields import CountryField
 from drf_spectacular.types import OpenApiTypes
@@ -21,6 +23,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from moodlab.api.schema import ErrorSerializer
+from moodlab.media import audio_response
 from moodlab.studies.api.participant_base import ParticipantApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, PrescreenResult
@@ -28,8 +31,8 @@ from moodlab.studies.prescreens import (
     HEADPHONE_CHOICES,
     headphone_positions,
     headphones_check,
+    prescreen_audio,
     prescreen_audio_url,
-    prescreen_audio_wav,
     vocabulary_check,
     vocabulary_items_for,
     volume_record,
@@ -376,12 +379,19 @@ class ParticipantPrescreenAudioApi(APIView):
 
     @extend_schema(
         responses={
-            (200, "audio/wav"): OpenApiTypes.BINARY,
+            (200, "audio/mp4"): OpenApiTypes.BINARY,
+            (206, "audio/mp4"): OpenApiTypes.BINARY,
             404: OpenApiResponse(ErrorSerializer, description="Bad or expired signature."),
         },
         summary="Get a prescreen sound",
     )
-    def get(self, request: Request, signed: str) -> HttpResponse:
-        response = HttpResponse(prescreen_audio_wav(signed=signed), content_type="audio/wav")
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+    def get(self, request: Request, signed: str) -> HttpResponse | StreamingHttpResponse:
+        sound = prescreen_audio(signed=signed)
+        return audio_response(
+            request.headers,
+            source=io.BytesIO(sound),
+            size=len(sound),
+            content_type="audio/mp4",
+            cache_control="private, max-age=3600, immutable",
+            etag=hashlib.sha256(sound).hexdigest()[:32],
+        )
