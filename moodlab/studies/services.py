@@ -107,12 +107,13 @@ MAX_ENTRY_PARAMETER_LENGTH = 200
 class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told about, not a bug
     """The entry link cannot start a session; `code` tells the page what to say."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, participant: Participant | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # Set for a panel id that already took part: the page shows how their session ended.
+        self.participant = participant
 
 
-@transaction.atomic
 def participant_enter(
     *,
     study: Study,
@@ -143,6 +144,29 @@ def participant_enter(
         )
         if identity is not None:
             return _resume(identity.participant), False
+    from moodlab.studies.recruitment import locale_recruitment_refresh  # imports this module
+
+    # Outside the transaction below: the closure is recorded even though entry is refused.
+    if locale_recruitment_refresh(locale=locale):
+        raise EntryRefused("full", "This study is full: no places are left.")
+    return _participant_create(
+        study=study,
+        locale=locale,
+        recruiter_participant_id=recruiter_participant_id,
+        entry_parameters=entry_parameters,
+        user_agent=user_agent,
+    )
+
+
+@transaction.atomic
+def _participant_create(
+    *,
+    study: Study,
+    locale: StudyLocale,
+    recruiter_participant_id: str,
+    entry_parameters: dict[str, str] | None,
+    user_agent: str,
+) -> tuple[Participant, bool]:
     now = timezone.now()
     participant = Participant.objects.create(
         started_at=now,
@@ -173,7 +197,11 @@ def participant_enter(
 
 def _resume(participant: Participant) -> Participant:
     if participant.status != Participant.Status.STARTED:
-        raise EntryRefused("already_taken", "You have already taken part in this study. Thank you!")
+        raise EntryRefused(
+            "already_taken",
+            "You have already taken part in this study. Thank you!",
+            participant=participant,
+        )
     participant_touch(participant=participant)
     return participant
 

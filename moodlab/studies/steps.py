@@ -19,7 +19,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended, steps_pending
-from moodlab.studies.models import Participant, QuestionnaireResponse, Study
+from moodlab.studies.models import Participant, QuestionnaireResponse, Study, StudyLocale
 from moodlab.studies.services import participant_finish
 
 TRIALS = "trials"
@@ -91,15 +91,29 @@ def exit_for(participant: Participant) -> ParticipantExit:
     """The recruiter's code and return link: completion when completed, screen-out otherwise.
 
     Declined, screened-out, timed-out and excluded sessions all go back by the screen-out
-    link, which is how panels tell them apart from completions.
+    link, which is how panels tell them apart from completions; sessions that found the
+    study full by its "no places" link when the locale has one.
     """
     locale = participant.locale
     if participant.status == Participant.Status.COMPLETED:
         code, url = locale.completion_code, locale.completion_url
+    elif participant.status == Participant.Status.FULL:
+        return no_places_exit(locale)
     else:
         code, url = locale.screenout_code, locale.screenout_url
+    return _exit(participant.status, code, url)
+
+
+def no_places_exit(locale: StudyLocale) -> ParticipantExit:
+    """The panel's "no places" return of a full locale; its screen-out one if none is set."""
+    if locale.no_places_url or locale.no_places_code:
+        return _exit(Participant.Status.FULL, locale.no_places_code, locale.no_places_url)
+    return _exit(Participant.Status.FULL, locale.screenout_code, locale.screenout_url)
+
+
+def _exit(kind: str, code: str, url: str) -> ParticipantExit:
     return ParticipantExit(
-        kind=participant.status,
+        kind=kind,
         code=code,
         redirect_url=url.replace("{code}", quote(code, safe="")) if url else None,
     )
