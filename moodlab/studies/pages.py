@@ -48,6 +48,10 @@ REFUSAL_STATUS = {
 SCRIPT_STRINGS = {
     "audio_loading": _("Loading the sound…"),
     "audio_failed": _("The sound could not be loaded. Check your connection and try again."),
+    "audio_failed_skip": _(
+        "This song still cannot be played. You can skip it: it will not count against you."
+    ),
+    "waiting_retry": _("Checking again in {seconds} s…"),
     "audio_play": _("Play"),
     "audio_replay": _("Play again"),
     "audio_playing": _("Playing…"),
@@ -66,9 +70,10 @@ SCRIPT_STRINGS = {
     "trial_title": _("Song {number} of {total}"),
     "term_question": _("How much does this music express “{term}”?"),
     "answer_all_terms": _("Answer every word to continue."),
-    "headphones_trial": _("Sound {number} of {total}"),
-    "headphones_answer_first": _("Play the sounds, then choose one."),
+    "headphones_trial": _("Trial {number} of {total}"),
+    "headphones_answer_first": _("Play the three sounds to the end, then choose one."),
     "vocabulary_answer_all": _("Answer every word to continue."),
+    "vocabulary_word_unanswered": _("Please say whether this is a real word."),
     "tag_rate_question": _("How well does “{tag}” describe the music?"),
     "tag_stars": _("{stars} of 5 stars"),
     "tag_flag": _("Doesn’t fit / mistake"),

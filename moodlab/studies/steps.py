@@ -19,7 +19,13 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended, steps_pending
-from moodlab.studies.models import Participant, QuestionnaireResponse, Study, StudyLocale
+from moodlab.studies.models import (
+    Participant,
+    PrescreenResult,
+    QuestionnaireResponse,
+    Study,
+    StudyLocale,
+)
 from moodlab.studies.services import participant_finish
 
 TRIALS = "trials"
@@ -59,6 +65,7 @@ class ParticipantState:
     next_step: str
     consent_text: str
     exit: ParticipantExit | None
+    volume: float | None = None
 
 
 def enabled_steps(study: Study) -> list[str]:
@@ -84,7 +91,22 @@ def participant_state(participant: Participant) -> ParticipantState:
         next_step=next_step,
         consent_text=participant.locale.consent_text,
         exit=exit_for(participant) if next_step in (COMPLETE, ENDED) else None,
+        volume=_volume_level(participant) if next_step not in (COMPLETE, ENDED) else None,
     )
+
+
+def _volume_level(participant: Participant) -> float | None:
+    """The level set at calibration, kept with the session so that a new browser plays at
+    it too."""
+    if not participant.study.volume_calibration:
+        return None
+    details = (
+        PrescreenResult.objects.filter(participant=participant, kind=PrescreenResult.Kind.VOLUME)
+        .values_list("details", flat=True)
+        .first()
+    )
+    level = (details or {}).get("level")
+    return float(level) if isinstance(level, int | float) else None
 
 
 def exit_for(participant: Participant) -> ParticipantExit:
