@@ -7,7 +7,7 @@ from moodlab.settings.production import *  # noqa: F403
 
 ROOT_URLCONF = "bench.load_urls"
 # The benchmark serves no pages: it needs no collected static files (nor their manifest).
-STORAGES = {  # noqa: F405
+STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
