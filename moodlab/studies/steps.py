@@ -77,8 +77,10 @@ def enabled_steps(study: Study) -> list[str]:
 
 def participant_state(participant: Participant) -> ParticipantState:
     """Where the participant stands, and where the page sends them next."""
+    pending: list[str] = []
     if participant.status == Participant.Status.STARTED:
-        next_step = next(iter(pending_steps(participant)), TRIALS)
+        pending = pending_steps(participant)
+        next_step = next(iter(pending), TRIALS)
     elif participant.status == Participant.Status.COMPLETED:
         asked = participant.study.questionnaire
         answered = asked and QuestionnaireResponse.objects.filter(participant=participant).exists()
@@ -91,7 +93,12 @@ def participant_state(participant: Participant) -> ParticipantState:
         next_step=next_step,
         consent_text=participant.locale.consent_text,
         exit=exit_for(participant) if next_step in (COMPLETE, ENDED) else None,
-        volume=_volume_level(participant) if next_step not in (COMPLETE, ENDED) else None,
+        volume=(
+            _volume_level(participant)
+            if participant.status == Participant.Status.STARTED
+            and "volume_calibration" not in pending
+            else None
+        ),
     )
 
 
