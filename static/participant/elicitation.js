@@ -3,7 +3,7 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
-import { checkedChoices, keepListening, keptTrial, restoreChoices } from "./keep.js";
+import { checkedChoices, keepListening, keptTrial, restoreChoices, wasShown } from "./keep.js";
 import { ClipPlayer } from "./player.js";
 import { stopWaiting, waitForWork } from "./waiting.js";
 
@@ -11,7 +11,7 @@ const SUGGEST_DELAY_MS = 200;
 
 export async function startElicitation(ctx) {
   const state = await ctx.api.get(ctx.urls.elicitation_turn);
-  if (state.turn && state.progress.done === 0) {
+  if (state.turn && state.progress.done === 0 && !wasShown(`turn.${state.turn.id}`)) {
     const section = ctx.show("instructions_elicitation");
     section.querySelector("[data-start]").onclick = () => showTurn(ctx, state);
   } else {

@@ -4,6 +4,11 @@
 
 const PREFIX = "moodlab.trial.";
 
+// Whether the trial was on screen before (a reload): its instructions need not come again.
+export function wasShown(key) {
+  return sessionStorage.getItem(PREFIX + key) !== null;
+}
+
 export function keptTrial(key) {
   const storageKey = PREFIX + key;
   let data = {};
@@ -41,6 +46,7 @@ export function keepListening(player, kept) {
   const remember = () => kept.save({ played: player.played, listened: player.listened });
   if (kept.data.played) player.played = kept.data.played;
   if (kept.data.listened) player.heard();
+  kept.save({}); // marks the trial as shown
   rememberCurrent = remember;
   return remember;
 }

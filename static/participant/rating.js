@@ -3,13 +3,14 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
-import { checkedChoices, keepListening, keptTrial, restoreChoices } from "./keep.js";
+import { checkedChoices, keepListening, keptTrial, restoreChoices, wasShown } from "./keep.js";
 import { ClipPlayer } from "./player.js";
 import { stopWaiting, waitForWork } from "./waiting.js";
 
 export async function startRating(ctx) {
   const view = await ctx.api.get(ctx.urls.rating_trial);
-  if (view.trial && view.progress.done === 0) showInstructions(ctx, view);
+  const reloaded = view.trial && wasShown(`rating.${view.trial.id}`);
+  if (view.trial && view.progress.done === 0 && !reloaded) showInstructions(ctx, view);
   else await proceed(ctx, view);
 }
 
