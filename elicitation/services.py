@@ -132,8 +132,15 @@ def turn_claim(*, participant: Participant) -> Turn | None:
     if chain is None:
         if submitted == 0:
             # Never a completion for no work: wait while others hold chains, else it is full.
-            open_chains = Chain.objects.filter(locale=participant.locale, status=Chain.Status.OPEN)
-            participant_no_work(participant=participant, others_hold_work=open_chains.exists())
+            # Songs whose clip failed for this participant are closed to them alone.
+            open_chains = Chain.objects.filter(
+                locale=participant.locale, status=Chain.Status.OPEN
+            ).exclude(song__in=done_songs.values("song"))
+            participant_no_work(
+                participant=participant,
+                others_hold_work=open_chains.exists(),
+                close_locale=not done_songs.exists(),
+            )
             return None
         participant_finish(participant=participant, status=Participant.Status.COMPLETED)
         return None

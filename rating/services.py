@@ -242,8 +242,11 @@ def trial_serve_or_wait(*, participant: Participant) -> tuple[Trial | None, bool
     no song never ends as completed. It waits while other sessions hold trials that may come
     back; otherwise the locale is full, and the session ends with the "no places" return."""
     trial = trial_serve(participant=participant)
-    if trial is not None or trial_counts(participant=participant).submitted > 0:
+    if trial is not None:
         return trial, False
+    counts = trial_counts(participant=participant)
+    if counts.submitted > 0:
+        return None, False
     others_hold = (
         Trial.objects.filter(
             locale_id=participant.locale_id, status=Trial.Status.HELD, is_repeat=False
@@ -251,7 +254,11 @@ def trial_serve_or_wait(*, participant: Participant) -> tuple[Trial | None, bool
         .exclude(participant=participant)
         .exists()
     )
-    return None, participant_no_work(participant=participant, others_hold_work=others_hold)
+    # Songs this session could not play are closed to it alone: they say nothing of the locale.
+    waiting = participant_no_work(
+        participant=participant, others_hold_work=others_hold, close_locale=counts.failed == 0
+    )
+    return None, waiting
 
 
 def _allocation_locks(participant: Participant) -> None:

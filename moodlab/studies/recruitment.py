@@ -84,7 +84,9 @@ def locale_recruitment_refresh(*, locale: StudyLocale) -> bool:
     return bool(reason)
 
 
-def participant_no_work(*, participant: Participant, others_hold_work: bool) -> bool:
+def participant_no_work(
+    *, participant: Participant, others_hold_work: bool, close_locale: bool = True
+) -> bool:
     """A session that found no work before doing any: wait (True) or end as full (False).
 
     While other sessions hold work that may come back (held trials, held chains), the
@@ -94,6 +96,15 @@ def participant_no_work(*, participant: Participant, others_hold_work: bool) -> 
     if others_hold_work:
         Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now())
         return True
+    if close_locale:
+        _close_for_no_work(participant)
+    participant_finish(
+        participant=participant, status=Participant.Status.FULL, reason=NO_WORK_REASON
+    )
+    return False
+
+
+def _close_for_no_work(participant: Participant) -> None:
     locale = participant.locale
     fallback = (
         REASON_CHAINS_COMPLETE
@@ -102,7 +113,3 @@ def participant_no_work(*, participant: Participant, others_hold_work: bool) -> 
     )
     reason = locale_work_done_reason(locale=locale) or fallback
     locale_recruitment_set(locale=locale, reason=reason)
-    participant_finish(
-        participant=participant, status=Participant.Status.FULL, reason=NO_WORK_REASON
-    )
-    return False

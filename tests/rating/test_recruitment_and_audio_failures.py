@@ -129,3 +129,17 @@ def test_a_clip_that_failed_is_recorded_uncounted_and_the_session_goes_on_with_a
     )
     assert failures[broken.song_id] == 1
     assert failures[following.song_id] == 0
+
+
+def test_a_session_whose_only_song_failed_ends_without_closing_the_locale():
+    study = one_song_study()
+    participant = participant_in(study)
+    broken = trial_serve(participant=participant)
+    trial_report_audio_failure(participant=participant, trial_id=broken.pk)
+
+    assert trial_serve_or_wait(participant=participant) == (None, False)
+
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.FULL
+    assert study.locales.get(code="en-US").recruitment_closed_at is None
+    assert enter(study, "next-one")[1] is True
