@@ -249,3 +249,46 @@ def test_the_vocabulary_error_shows_where_a_phone_user_looks(page, live_server, 
     # Answering a word takes its message away.
     second.locator('input[value="no"]').check()
     expect(second.locator(".field-error")).to_have_count(0)
+
+
+def test_a_newcomer_waits_while_every_song_is_held_and_goes_on_once_one_is_free(page, live_server):
+    study = tiny_study(trials_per_participant=1, target_ratings_per_cell=1)
+    holder, _ = participant_enter(
+        study=study, locale=study.locales.get(code="en-US"), recruiter_participant_id="holder"
+    )
+    ready_for_trials(holder)
+    held = trial_serve(participant=holder)
+
+    go(page, live_server, study, "en-US", "?PROLIFIC_PID=patient")
+    waiting = step(page, "waiting")
+    expect(waiting.locator("[data-waiting-status]")).to_contain_text("Checking again in")
+    shoot(page, "en-US-waiting-360")
+    newcomer = Participant.objects.get(recruiter_identity__recruiter_participant_id="patient")
+    assert newcomer.status == Participant.Status.STARTED
+
+    # The holder leaves: their trial goes back, and the waiting page takes it by itself.
+    participant_finish(participant=holder, status=Participant.Status.TIMED_OUT)
+    from rating.services import trials_release_abandoned
+
+    assert trials_release_abandoned() == 1
+    instructions = page.locator('[data-step="instructions_rating"]')
+    expect(instructions).to_be_visible(timeout=25_000)  # the page asks again within 10 s
+    instructions.locator("[data-start]").click()
+    trial = step(page, "rating")
+    assert Trial.objects.get(participant=newcomer).song_id == held.song_id
+    expect(trial.locator("[data-trial-title]")).to_have_text("Song 1 of 1")
+
+
+def test_the_headphone_answers_open_only_once_the_three_sounds_have_played(page, live_server):
+    study = tiny_study(trials_per_participant=1, headphone_check=True)
+    go(page, live_server, study, "ar-EG", "?PROLIFIC_PID=eager")
+    check = step(page, "headphone_check")
+    expect(check.locator("[data-headphones-count]")).to_have_text("المحاولة ١ من ٦")
+    choices = check.locator("[data-headphones-choices] button")
+    check.locator("[data-play]").click()
+    expect(check.locator("[data-play]")).to_be_disabled()  # playing
+    for index in range(3):
+        expect(choices.nth(index)).to_be_disabled()
+    expect(check.locator("[data-play]")).to_be_enabled(timeout=15_000)  # played to the end
+    for index in range(3):
+        expect(choices.nth(index)).to_be_enabled()
