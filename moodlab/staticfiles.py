@@ -22,7 +22,7 @@ def static_manifest_problem() -> str:
     """Why pages cannot name their static files, or "" when they can.
 
     With DEBUG off every page names its scripts through the manifest collectstatic writes;
-    without it each page answers 500. Asked at start-up (wsgi) and by /healthz.
+    without it each page answers 500. Asked when gunicorn starts and by /healthz.
     """
     storage = storages["staticfiles"]
     if not isinstance(storage, ManifestFilesMixin):

@@ -16,3 +16,15 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = max_requests // 10
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+
+
+def on_starting(server: object) -> None:
+    """Refuse to start when every page would answer 500: with DEBUG off, pages name their
+    scripts through the manifest `manage.py collectstatic` writes (the entrypoint does)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moodlab.settings.base")
+    django.setup()
+    from moodlab.staticfiles import require_static_manifest
+
+    require_static_manifest()

@@ -76,14 +76,23 @@ def test_healthz_is_ok_with_postgres_redis_and_a_running_worker(client, celery_w
     )
 
 
-def test_debug_off_without_collected_static_files_is_reported_and_refused_at_start(tmp_path):
+def test_debug_off_without_collected_static_files_is_reported_and_gunicorn_refuses(tmp_path):
     seen = healthz_in_process_with({"MOODLAB_VAR_DIR": str(tmp_path)})
     assert seen["status"] == 503
     static = seen["body"]["checks"]["static"]
     assert static["status"] == "down"
     assert "collectstatic" in static["error"]
     started = subprocess.run(
-        [sys.executable, "-c", "import moodlab.wsgi"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "moodlab.wsgi:application",
+            "--config",
+            str(REPO / "platform" / "gunicorn.conf.py"),
+            "--bind",
+            "127.0.0.1:0",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

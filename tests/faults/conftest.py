@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -145,36 +144,10 @@ def database_url(port: int | None = None) -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{port or db['PORT']}/{db['NAME']}"
 
 
-_COLLECTED: list[Path] = []
-
-
-def collected_static_files() -> Path:
-    """Static files collected once per test session, as the web entrypoint collects them."""
-    if not _COLLECTED:
-        var_dir = Path(tempfile.mkdtemp(prefix="moodlab-static-"))
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
-                "MOODLAB_VAR_DIR": str(var_dir),
-                "DEBUG": "0",
-            },
-            check=True,
-            capture_output=True,
-        )
-        _COLLECTED.append(var_dir / "staticfiles")
-    return _COLLECTED[0]
-
-
 class AppServer:
     """MoodLab under `manage.py runserver` in its own process, configured by environment."""
 
     def __init__(self, env: dict[str, str], var_dir: Path) -> None:
-        # With DEBUG off the server refuses to start without collected static files.
-        (var_dir / "staticfiles").unlink(missing_ok=True)
-        (var_dir / "staticfiles").symlink_to(collected_static_files())
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
