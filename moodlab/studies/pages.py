@@ -106,6 +106,7 @@ def _render_refusal(
     language: str,
     panel_exit: ParticipantExit | None = None,
     completed: bool = False,
+    locale_code: str = "",
 ) -> HttpResponse:
     """A polite page in the participant's language saying why they can't go on.
 
@@ -124,7 +125,8 @@ def _render_refusal(
     if panel_exit is not None:
         context["exit_config"] = {
             "strings": {key: str(SCRIPT_STRINGS[key]) for key in EXIT_STRINGS},
-            "locale": language,
+            # The locale's digits (ar-EG writes Arabic-Indic ones), as on the session page.
+            "locale": locale_code or language,
             "exit": asdict(panel_exit),
         }
     return render(request, "participant/refused.html", context, status=REFUSAL_STATUS[code])
@@ -192,10 +194,15 @@ def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -
                 language=ended.locale.language,
                 panel_exit=exit_for(ended),
                 completed=ended.status == Participant.Status.COMPLETED,
+                locale_code=ended.locale.code,
             )
         panel_exit = no_places_exit(locale) if refusal.code == "full" else None
         return _render_refusal(
-            request, refusal.code, language=locale.language, panel_exit=panel_exit
+            request,
+            refusal.code,
+            language=locale.language,
+            panel_exit=panel_exit,
+            locale_code=locale.code,
         )
     # A fresh session key for the new identity, so a key planted before entry is worthless.
     request.session.cycle_key()

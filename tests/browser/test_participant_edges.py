@@ -108,6 +108,8 @@ def test_a_study_at_its_target_is_full_for_the_next_participant(
         "This study is full" if locale == "en-US" else "اكتمل عدد المشاركين في هذه الدراسة"
     )
     expect(card.locator("[data-exit-code]")).to_have_text("FULL-7")
+    countdown = "5 s" if locale == "en-US" else "٥ ث"
+    expect(card.locator("[data-exit-countdown]")).to_contain_text(countdown)
     shoot(page, f"{locale}-full-360")
     page.set_viewport_size(DESKTOP)
     shoot(page, f"{locale}-full-1366")
