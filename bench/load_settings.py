@@ -6,3 +6,8 @@ The floor route lives in bench/load_urls.py so that it can never reach productio
 from moodlab.settings.production import *  # noqa: F403
 
 ROOT_URLCONF = "bench.load_urls"
+# The benchmark serves no pages: it needs no collected static files (nor their manifest).
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -101,6 +101,8 @@ class Turn(models.Model):
         HELD = "held", _("Held")
         SUBMITTED = "submitted", _("Submitted")
         EXPIRED = "expired", _("Expired")
+        # The clip failed to load twice; the chain was given back unchanged.
+        NO_AUDIO = "no_audio", _("Audio failed (not counted)")
 
     chain = models.ForeignKey(Chain, on_delete=models.CASCADE, related_name="turns")
     participant = models.ForeignKey(
@@ -121,10 +123,10 @@ class Turn(models.Model):
     class Meta:
         ordering = ["chain", "index", "started_at"]
         constraints = [
-            # Expired turns stay as history; the index is then taken again by the next turn.
+            # Expired and failed turns stay as history; the next turn takes the index again.
             models.UniqueConstraint(
                 fields=["chain", "index"],
-                condition=~Q(status="expired"),
+                condition=~Q(status__in=["expired", "no_audio"]),
                 name="one_live_turn_per_chain_index",
             ),
             models.UniqueConstraint(

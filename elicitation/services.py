@@ -24,6 +24,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
 from elicitation.normalization import TagError, clean_tag, grouping_key
 from moodlab.studies.models import Participant, Study, StudyLocale
+from moodlab.studies.recruitment import participant_no_work
 from moodlab.studies.services import participant_finish, participant_touch
 
 # Players round the seconds played; a clip counts as heard this close to its end.
@@ -92,7 +93,8 @@ def turn_claim(*, participant: Participant) -> Turn | None:
 
     A participant is done after `turns_per_participant` submitted turns or when no chain is
     available to them (all complete, held, or songs they already did); the session is then
-    finished as completed.
+    finished as completed. Before their first turn, no chain means waiting (others hold
+    them; the participant stays started) or a full locale (the session ends as full).
     """
     # Serialises one participant's own requests (two tabs): they never claim two chains.
     participant.status = (
@@ -111,7 +113,8 @@ def turn_claim(*, participant: Participant) -> Turn | None:
     study = participant.study
     if participant.status != Participant.Status.STARTED:
         return None
-    if participant_turns_submitted(participant=participant) >= study.turns_per_participant:
+    submitted = participant_turns_submitted(participant=participant)
+    if submitted >= study.turns_per_participant:
         participant_finish(participant=participant, status=Participant.Status.COMPLETED)
         return None
     _turns_expire(Turn.objects.filter(participant=participant), now=now)
@@ -127,6 +130,18 @@ def turn_claim(*, participant: Participant) -> Turn | None:
         .first()
     )
     if chain is None:
+        if submitted == 0:
+            # Never a completion for no work: wait while others hold chains, else it is full.
+            # Songs whose clip failed for this participant are closed to them alone.
+            open_chains = Chain.objects.filter(
+                locale=participant.locale, status=Chain.Status.OPEN
+            ).exclude(song__in=done_songs.values("song"))
+            participant_no_work(
+                participant=participant,
+                others_hold_work=open_chains.exists(),
+                close_locale=not done_songs.exists(),
+            )
+            return None
         participant_finish(participant=participant, status=Participant.Status.COMPLETED)
         return None
     _turns_expire(Turn.objects.filter(chain=chain), now=now)
@@ -157,6 +172,34 @@ def _turns_expire(turns: QuerySet[Turn], *, now: datetime) -> int:
         held_by=None, held_until=None
     )
     return int(expired)
+
+
+@transaction.atomic
+def turn_report_audio_failure(*, participant: Participant, turn_id: int) -> Turn:
+    """The turn's clip failed to load twice: give the chain back unchanged and go on.
+
+    The turn is kept as an audio failure (counted per song for the researcher), never as a
+    submitted turn; the participant is not given that song again. A retry answers the
+    recorded failure.
+    """
+    turn = (
+        Turn.objects.select_for_update(of=("self",))
+        .filter(pk=turn_id, participant=participant)
+        .first()
+    )
+    if turn is None:
+        raise TurnConflict("This turn is not yours.", code="not_your_turn")
+    if turn.status == Turn.Status.NO_AUDIO:
+        return turn
+    if turn.status != Turn.Status.HELD:
+        raise TurnConflict("This turn can no longer be skipped.", code="not_current")
+    turn.status = Turn.Status.NO_AUDIO
+    turn.save(update_fields=["status"])
+    Chain.objects.filter(pk=turn.chain_id, held_by=participant).update(
+        held_by=None, held_until=None
+    )
+    participant_touch(participant=participant)
+    return turn
 
 
 def turn_submit(*, participant: Participant, turn_id: int, submission: TurnSubmission) -> Turn:

@@ -50,7 +50,7 @@ def take_turns(session: SimulatedSession) -> int:
     glosses = _glosses(language)
     submitted = 0
     state = session.get("/api/v1/elicitation/turn/")
-    while not state["done"] and not rater.has_dropped_out(submitted):
+    while state["turn"] is not None and not rater.has_dropped_out(submitted):
         turn = state["turn"]
         song = turn["song_external_id"]
         ratings: dict[str, int | str] = {}

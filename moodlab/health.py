@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from moodlab.celery import app as celery_app
+from moodlab.staticfiles import static_manifest_problem
 
 CHECK_TIMEOUT_SECONDS = 2
 
@@ -47,6 +48,12 @@ def check_workers() -> dict[str, Any]:
     return {"status": "ok", "workers": sorted(name for reply in replies for name in reply)}
 
 
+def check_static() -> dict[str, Any]:
+    if problem := static_manifest_problem():
+        return {"status": "down", "error": problem}
+    return {"status": "ok"}
+
+
 def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
@@ -54,7 +61,7 @@ def _short(exc: Exception) -> str:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": check_database(), "broker": check_broker()}
+    checks = {"database": check_database(), "broker": check_broker(), "static": check_static()}
     # Asking workers goes through the broker: with the broker down, the answer is known.
     checks["workers"] = (
         check_workers()

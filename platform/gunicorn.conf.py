@@ -21,3 +21,15 @@ access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L
 # Only these proxies' X-Forwarded-Proto/-For are believed (with SECURE_PROXY_SSL_HEADER a
 # forged "https" would pass for a secure request); set the load balancer's address here.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server: object) -> None:
+    """Refuse to start when every page would answer 500: with DEBUG off, pages name their
+    scripts through the manifest `manage.py collectstatic` writes (the entrypoint does)."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moodlab.settings.base")
+    django.setup()
+    from moodlab.staticfiles import require_static_manifest
+
+    require_static_manifest()

@@ -43,6 +43,8 @@ class Trial(models.Model):
         HELD = "held", _("Held (being rated)")
         SUBMITTED = "submitted", _("Submitted")
         RELEASED = "released", _("Released (participant left)")
+        # The clip failed to load twice; the place was given back and nothing is counted.
+        NO_AUDIO = "no_audio", _("Audio failed (not counted)")
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
     locale = models.ForeignKey(StudyLocale, on_delete=models.PROTECT, related_name="+")

@@ -46,17 +46,22 @@ class TrialView:
     done: int
     total: int
     seconds_per_trial: int
+    # No song is free right now (other sessions hold them): the page asks again later.
+    waiting: bool = False
+    session_ended: bool = False
 
     @property
     def finished(self) -> bool:
-        return self.trial is None
+        return self.trial is None and not self.waiting
 
     @property
     def estimated_seconds_remaining(self) -> int:
         return (self.total - self.done) * self.seconds_per_trial
 
 
-def trial_view(*, participant: Participant, trial: Trial | None) -> TrialView:
+def trial_view(
+    *, participant: Participant, trial: Trial | None, waiting: bool = False
+) -> TrialView:
     """Terms and scale in the participant's language, and progress, in at most two queries."""
     study = participant.study
     with override(participant.locale.language):
@@ -68,7 +73,7 @@ def trial_view(*, participant: Participant, trial: Trial | None) -> TrialView:
     counts = trial_counts(participant=participant)
     # Once repeats begin, the regular part is over, even if the songs ran out early.
     regular = counts.regular if counts.repeats else study.trials_per_participant
-    total = regular + study.repeat_trials if trial is not None else counts.submitted
+    total = regular + study.repeat_trials if trial is not None or waiting else counts.submitted
     return TrialView(
         trial=trial,
         terms=terms,
@@ -76,6 +81,8 @@ def trial_view(*, participant: Participant, trial: Trial | None) -> TrialView:
         done=counts.submitted,
         total=total,
         seconds_per_trial=study.seconds_per_term * len(terms),
+        waiting=waiting,
+        session_ended=participant.status != Participant.Status.STARTED,
     )
 
 

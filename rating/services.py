@@ -31,6 +31,7 @@ from django.utils.translation import override
 from rest_framework.exceptions import NotFound
 
 from moodlab.studies.models import Participant, Song, Study, Term
+from moodlab.studies.recruitment import participant_no_work
 from moodlab.studies.services import participant_finish, participant_touch
 from rating.exceptions import TrialConflict
 from rating.models import Cell, Rating, SessionTerm, Trial
@@ -140,12 +141,21 @@ def rating_session_start(*, participant: Participant) -> list[Term]:
 
 @dataclass(frozen=True)
 class TrialCounts:
-    """A session's trials so far; `held` is the id of the one being rated, if any."""
+    """A session's trials so far; `held` is the id of the one being rated, if any.
+
+    Trials whose audio failed count in none of regular, repeats or submitted: the session
+    takes another song in their place. They still hold a position.
+    """
 
     regular: int
     repeats: int
     submitted: int
     held: int | None
+    failed: int = 0
+
+    @property
+    def next_position(self) -> int:
+        return self.regular + self.repeats + self.failed + 1
 
 
 def trial_counts(*, participant: Participant) -> TrialCounts:
@@ -157,15 +167,23 @@ def trial_counts(*, participant: Participant) -> TrialCounts:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT COUNT(*) FILTER (WHERE NOT is_repeat),
-                COUNT(*) FILTER (WHERE is_repeat), COUNT(*) FILTER (WHERE status = %s),
-                MAX(id) FILTER (WHERE status = %s)
+            SELECT COUNT(*) FILTER (WHERE NOT is_repeat AND status <> %s),
+                COUNT(*) FILTER (WHERE is_repeat AND status <> %s),
+                COUNT(*) FILTER (WHERE status = %s), MAX(id) FILTER (WHERE status = %s),
+                COUNT(*) FILTER (WHERE status = %s)
             FROM {Trial._meta.db_table} WHERE participant_id = %s
             """,  # noqa: S608 - the table name comes from the model, values are parameters
-            [Trial.Status.SUBMITTED, Trial.Status.HELD, participant.pk],
+            [
+                Trial.Status.NO_AUDIO,
+                Trial.Status.NO_AUDIO,
+                Trial.Status.SUBMITTED,
+                Trial.Status.HELD,
+                Trial.Status.NO_AUDIO,
+                participant.pk,
+            ],
         )
-        regular, repeats, submitted, held = cursor.fetchone()
-    return TrialCounts(regular, repeats, submitted, held)
+        regular, repeats, submitted, held, failed = cursor.fetchone()
+    return TrialCounts(regular, repeats, submitted, held, failed)
 
 
 def trial_serve(*, participant: Participant) -> Trial | None:
@@ -197,7 +215,7 @@ def trial_serve(*, participant: Participant) -> Trial | None:
                     participant=participant,
                     locale_id=participant.locale_id,
                     song=Song.objects.get(pk=song_id),
-                    position=counts.regular + counts.repeats + 1,
+                    position=counts.next_position,
                     upcoming_song_id=None if last_regular else upcoming_id,
                 )
         if counts.repeats < study.repeat_trials:
@@ -217,11 +235,35 @@ def trial_serve(*, participant: Participant) -> Trial | None:
                     participant=participant,
                     locale_id=participant.locale_id,
                     song=original.song,
-                    position=counts.regular + counts.repeats + 1,
+                    position=counts.next_position,
                     is_repeat=True,
                     repeat_of=original,
                 )
         return None
+
+
+def trial_serve_or_wait(*, participant: Participant) -> tuple[Trial | None, bool]:
+    """The current trial, or (None, waiting): a session that has rated nothing yet and finds
+    no song never ends as completed. It waits while other sessions hold trials that may come
+    back; otherwise the locale is full, and the session ends with the "no places" return."""
+    trial = trial_serve(participant=participant)
+    if trial is not None:
+        return trial, False
+    counts = trial_counts(participant=participant)
+    if counts.submitted > 0:
+        return None, False
+    others_hold = (
+        Trial.objects.filter(
+            locale_id=participant.locale_id, status=Trial.Status.HELD, is_repeat=False
+        )
+        .exclude(participant=participant)
+        .exists()
+    )
+    # Songs this session could not play are closed to it alone: they say nothing of the locale.
+    waiting = participant_no_work(
+        participant=participant, others_hold_work=others_hold, close_locale=counts.failed == 0
+    )
+    return None, waiting
 
 
 def _allocation_locks(participant: Participant) -> None:
@@ -433,6 +475,37 @@ def trial_submit(
     return trial
 
 
+@transaction.atomic
+def trial_report_audio_failure(*, participant: Participant, trial_id: int) -> Trial:
+    """The trial's clip failed to load twice: let the participant go on without it.
+
+    The trial is kept as an audio failure (the researcher sees failures per song), its
+    places in the song's cells are given back, and nothing of it counts; the session's next
+    trial is another song. A retry of the report answers the recorded failure.
+    """
+    trial = (
+        Trial.objects.select_for_update(of=("self",))
+        .filter(pk=trial_id, participant=participant)
+        .first()
+    )
+    if trial is None:
+        raise NotFound("No such trial in this session.")
+    if trial.status == Trial.Status.NO_AUDIO:
+        return trial
+    if trial.status != Trial.Status.HELD:
+        raise TrialConflict("This trial is no longer yours to rate.", code="not_current")
+    trial.status = Trial.Status.NO_AUDIO
+    trial.save(update_fields=["status"])
+    if not trial.is_repeat:
+        Cell.objects.filter(
+            locale_id=trial.locale_id,
+            song_id=trial.song_id,
+            term__in=[term.pk for term in session_terms(participant=participant)],
+        ).update(assigned=F("assigned") - 1)
+    participant_touch(participant=participant)
+    return trial
+
+
 def _validate_submission(
     participant: Participant, trial: Trial, ratings: Mapping[int, int], audio_played_seconds: float
 ) -> None:
@@ -507,8 +580,11 @@ def rating_session_finish(*, participant: Participant) -> Participant:
     _require_rating_participant(participant)
     if participant.status == Participant.Status.COMPLETED:
         return participant
-    if trial_serve(participant=participant) is not None:
+    trial, waiting = trial_serve_or_wait(participant=participant)
+    if trial is not None or waiting:
         raise TrialConflict("Some trials are still to be rated.", code="trials_remain")
+    if participant.status == Participant.Status.FULL:
+        return participant  # nothing was rated: the study filled up, no completion
     return participant_finish(participant=participant, status=Participant.Status.COMPLETED)
 
 

@@ -13,9 +13,12 @@ def rate_trials(session: SimulatedSession) -> int:
     model, rater = session.model, session.rater
     submitted = 0
     while not rater.has_dropped_out(submitted):
-        trial = session.get("/api/v1/rating/trial/")["trial"]
+        view = session.get("/api/v1/rating/trial/")
+        trial = view["trial"]
         if trial is None:
-            session.post("/api/v1/rating/finish/")
+            # Waiting for a free song, or the study filled up: a simulated rater leaves.
+            if view["finished"] and not view["session_ended"]:
+                session.post("/api/v1/rating/finish/")
             break
         clip_seconds = trial["song"]["clip_seconds"] or 0.0
         values, seconds = model.rate_trial(

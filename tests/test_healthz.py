@@ -28,7 +28,7 @@ def healthz_in_process_with(env: dict[str, str]) -> dict:
 
 
 def test_the_embedded_default_is_healthy_without_any_service(tmp_path):
-    seen = healthz_in_process_with({"MOODLAB_VAR_DIR": str(tmp_path)})
+    seen = healthz_in_process_with({"MOODLAB_VAR_DIR": str(tmp_path), "DEBUG": "1"})
     assert seen["status"] == 200
     assert seen["body"]["checks"]["database"] == {"status": "ok", "vendor": "sqlite"}
     assert seen["body"]["checks"]["broker"]["mode"] == "in-process"
@@ -74,3 +74,51 @@ def test_healthz_is_ok_with_postgres_redis_and_a_running_worker(client, celery_w
     assert any(
         name.startswith(celery_worker_process.queue) for name in checks["workers"]["workers"]
     )
+
+
+def test_debug_off_without_collected_static_files_is_reported_and_gunicorn_refuses(tmp_path):
+    seen = healthz_in_process_with({"MOODLAB_VAR_DIR": str(tmp_path)})
+    assert seen["status"] == 503
+    static = seen["body"]["checks"]["static"]
+    assert static["status"] == "down"
+    assert "collectstatic" in static["error"]
+    started = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "moodlab.wsgi:application",
+            "--config",
+            str(REPO / "platform" / "gunicorn.conf.py"),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
+            "MOODLAB_VAR_DIR": str(tmp_path),
+        },
+    )
+    assert started.returncode != 0
+    assert "static files manifest" in started.stderr and "collectstatic" in started.stderr
+
+
+def test_debug_off_after_collectstatic_serves_pages_and_is_healthy(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "moodlab.settings.base"}
+    env["MOODLAB_VAR_DIR"] = str(tmp_path)
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert collected.returncode == 0, collected.stderr
+    seen = healthz_in_process_with({"MOODLAB_VAR_DIR": str(tmp_path)})
+    assert seen["body"]["checks"]["static"] == {"status": "ok"}
+    assert seen["status"] == 200

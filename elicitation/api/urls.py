@@ -7,6 +7,11 @@ TERMS = "studies/<slug:study_slug>/locales/<str:locale_code>/terms/"
 urlpatterns = [
     path("turn/", views.TurnCurrentApi.as_view(), name="elicitation-turn"),
     path("turn/submit/", views.TurnSubmitApi.as_view(), name="elicitation-turn-submit"),
+    path(
+        "turn/audio-failed/",
+        views.TurnAudioFailedApi.as_view(),
+        name="elicitation-turn-audio-failed",
+    ),
     path("tags/", views.TagAutocompleteApi.as_view(), name="elicitation-tags"),
     path(TERMS, curation.TermListApi.as_view(), name="curation-terms"),
     path(f"{TERMS}recompute/", curation.TermsRecomputeApi.as_view(), name="curation-recompute"),

@@ -11,11 +11,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from elicitation.selectors import participant_progress, tags_autocomplete, turn_view
-from elicitation.services import FLAG, TurnSubmission, turn_claim, turn_submit
+from elicitation.services import (
+    FLAG,
+    TurnSubmission,
+    turn_claim,
+    turn_report_audio_failure,
+    turn_submit,
+)
 from moodlab.api.fields import IdKeyedDictField
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant
+from moodlab.studies.recruitment import WAIT_SECONDS
 
 MAX_RATINGS_PER_TURN = 100
 MAX_NEW_TAGS_PER_TURN = 10
@@ -48,7 +55,11 @@ class ProgressOutputSerializer(serializers.Serializer):
 
 
 class TurnStateOutputSerializer(serializers.Serializer):
-    done = serializers.BooleanField()
+    done = serializers.BooleanField(help_text="The session's turns are over: ask its state.")
+    waiting = serializers.BooleanField(
+        help_text="No chain is free right now (others hold them): ask again after a while."
+    )
+    retry_after_seconds = serializers.IntegerField()
     turn = TurnOutputSerializer(allow_null=True)
     progress = ProgressOutputSerializer()
 
@@ -86,8 +97,11 @@ class TurnSubmitInputSerializer(serializers.Serializer):
 
 def _turn_state(participant: Participant) -> dict[str, Any]:
     turn = turn_claim(participant=participant)
+    waiting = turn is None and participant.status == Participant.Status.STARTED
     return {
-        "done": turn is None,
+        "done": turn is None and not waiting,
+        "waiting": waiting,
+        "retry_after_seconds": WAIT_SECONDS,
         "turn": turn_view(turn=turn) if turn is not None else None,
         "progress": participant_progress(participant=participant),
     }
@@ -124,6 +138,25 @@ class TurnSubmitApi(ParticipantTrialApi):
                 new_tags=data["new_tags"],
                 audio_played_seconds=data["audio_played_seconds"],
             ),
+        )
+        return Response(TurnStateOutputSerializer(_turn_state(self.participant)).data)
+
+
+class TurnAudioFailedApi(ParticipantTrialApi):
+    """The turn's clip failed to load twice: skip it, uncounted; answers the next turn."""
+
+    phase = Participant.Phase.ELICITATION
+    throttle_classes = PARTICIPANT_THROTTLES
+
+    class InputSerializer(serializers.Serializer):
+        turn = serializers.IntegerField(min_value=1, help_text="The id of the turn to skip.")
+
+    @extend_schema(request=InputSerializer, responses=TurnStateOutputSerializer)
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        turn_report_audio_failure(
+            participant=self.participant, turn_id=serializer.validated_data["turn"]
         )
         return Response(TurnStateOutputSerializer(_turn_state(self.participant)).data)
 

@@ -26,7 +26,7 @@ from moodlab.studies.models import (
     StudyLocale,
     Term,
 )
-from moodlab.studies.selectors import studies_visible_to
+from moodlab.studies.selectors import song_queryset_with_audio_failures, studies_visible_to
 from moodlab.studies.services import study_add_reference_locales, study_set_phase
 from moodlab.studies.song_audio import (
     song_audio_probe,
@@ -59,11 +59,14 @@ class StudyLocaleInline(admin.StackedInline):
         "entry_link",
         ("completion_url", "completion_code"),
         ("screenout_url", "screenout_code"),
+        ("no_places_url", "no_places_code"),
+        ("recruitment_closed_at", "recruitment_closed_reason"),
         "consent_text",
         "vocabulary_items",
         "terms_frozen_at",
     ]
-    readonly_fields = ["entry_link", "terms_frozen_at"]
+    # Closure is recorded by the entry link and the allocation; clearing the date reopens.
+    readonly_fields = ["entry_link", "terms_frozen_at", "recruitment_closed_reason"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StudyLocale]:
         return _with_site_origin(super().get_queryset(request).select_related("study"), request)
@@ -276,6 +279,7 @@ class SongAdmin(StudyScopedAdmin):
         "study",
         "duration_seconds",
         "has_audio",
+        "audio_failures",
     ]
     list_filter = ["study", "country"]
     search_fields = ["external_id", "title", "artist"]
@@ -341,6 +345,14 @@ class SongAdmin(StudyScopedAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/studies/song/import.html", context)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Song]:
+        return song_queryset_with_audio_failures(super().get_queryset(request))
+
+    @admin.display(description="Audio failures", ordering="audio_failures")
+    def audio_failures(self, song: Song) -> int:
+        """Trials and turns where this clip failed to load twice in a participant's browser."""
+        return song.audio_failures  # type: ignore[attr-defined]
 
     @admin.display(boolean=True, description="Audio")
     def has_audio(self, song: Song) -> bool:

@@ -72,14 +72,25 @@ def demo_song_rows(songs_per_country: int) -> str:
 def demo_study_prepare(
     *, slug: str, completion_code: str, songs_per_country: int, **defaults: object
 ) -> Study:
-    """A demo study with the five reference locales and GlobalMood songs with clips."""
+    """A demo study with the five reference locales and GlobalMood songs with clips.
+
+    Every way out has its code, so a newcomer sees each end page as a panel's participant
+    would: completed, screened out (or declined, timed out), and study full.
+    """
     study, _ = Study.objects.get_or_create(
         slug=slug, defaults={"require_recruiter_id": False, **defaults}
     )
+    codes = {
+        "completion_code": completion_code,
+        "screenout_code": f"{completion_code}-SCREENOUT",
+        "no_places_code": f"{completion_code}-FULL",
+    }
     for locale in study_add_reference_locales(study=study):
-        if not locale.completion_code:
-            locale.completion_code = completion_code
-            locale.save(update_fields=["completion_code"])
+        missing = [field for field in codes if not getattr(locale, field)]
+        for field in missing:
+            setattr(locale, field, codes[field])
+        if missing:
+            locale.save(update_fields=missing)
     rows = demo_song_rows(songs_per_country)
     external_ids = [row["videoID"] for row in csv.DictReader(io.StringIO(rows))]
     # The clips sound like the world the study's simulated participants hear.

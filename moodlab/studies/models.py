@@ -236,6 +236,22 @@ class StudyLocale(models.Model):
         blank=True, help_text="Where screened-out participants go; {code} is replaced."
     )
     screenout_code = models.CharField(max_length=64, blank=True)
+    no_places_url = models.URLField(
+        blank=True,
+        help_text=(
+            'The panel\'s "no places" return, for people who arrive once the study is full; '
+            "{code} is replaced. Empty: the screen-out link."
+        ),
+    )
+    no_places_code = models.CharField(
+        max_length=64, blank=True, help_text="Empty: the screen-out code."
+    )
+    recruitment_closed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when no work is left for new participants; cleared when some comes back.",
+    )
+    recruitment_closed_reason = models.CharField(max_length=200, blank=True)
     consent_text = models.TextField(
         blank=True, help_text="Consent form in this locale's language; empty uses the default text."
     )
@@ -409,6 +425,7 @@ class Participant(models.Model):
         COMPLETED = "completed", _("Completed")
         TIMED_OUT = "timed_out", _("Timed out")
         EXCLUDED = "excluded", _("Excluded")
+        FULL = "full", _("Study full (no work left)")
 
     class Phase(models.TextChoices):
         ELICITATION = "elicitation", _("Elicitation")

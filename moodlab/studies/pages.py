@@ -6,6 +6,8 @@ only bind the browser to a session, pick the language, and render the page shell
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -28,10 +30,13 @@ from moodlab.studies.services import (
     EntryRefused,
     participant_enter,
 )
+from moodlab.studies.steps import ParticipantExit, exit_for, no_places_exit
 
 REFUSAL_STATUS = {
     "missing_id": 400,
-    "already_taken": 403,
+    # Pages that end a visit as a session's end page would: the code and the panel's link.
+    "already_taken": 200,
+    "full": 200,
     "not_open": 403,
     "unknown_locale": 404,
     "no_session": 403,
@@ -45,6 +50,10 @@ REFUSAL_STATUS = {
 SCRIPT_STRINGS = {
     "audio_loading": _("Loading the sound…"),
     "audio_failed": _("The sound could not be loaded. Check your connection and try again."),
+    "audio_failed_skip": _(
+        "This song still cannot be played. You can skip it: it will not count against you."
+    ),
+    "waiting_retry": _("Checking again in {seconds} s…"),
     "audio_play": _("Play"),
     "audio_replay": _("Play again"),
     "audio_playing": _("Playing…"),
@@ -63,9 +72,10 @@ SCRIPT_STRINGS = {
     "trial_title": _("Song {number} of {total}"),
     "term_question": _("How much does this music express “{term}”?"),
     "answer_all_terms": _("Answer every word to continue."),
-    "headphones_trial": _("Sound {number} of {total}"),
-    "headphones_answer_first": _("Play the sounds, then choose one."),
+    "headphones_trial": _("Trial {number} of {total}"),
+    "headphones_answer_first": _("Play the three sounds to the end, then choose one."),
     "vocabulary_answer_all": _("Answer every word to continue."),
+    "vocabulary_word_unanswered": _("Please say whether this is a real word."),
     "tag_rate_question": _("How well does “{tag}” describe the music?"),
     "tag_stars": _("{stars} of 5 stars"),
     "tag_flag": _("Doesn’t fit / mistake"),
@@ -87,6 +97,8 @@ SCRIPT_STRINGS = {
     "field_required": _("Please answer this question."),
     "field_invalid": _("Please check this answer."),
 }
+# What the end of a visit needs of those strings, on pages that are not the session page.
+EXIT_STRINGS = ("copied", "redirect_countdown")
 
 
 def render_bad_request(request: HttpRequest, locale_code: str = "") -> HttpResponse:
@@ -94,16 +106,37 @@ def render_bad_request(request: HttpRequest, locale_code: str = "") -> HttpRespo
     return _render_refusal(request, "bad_request", language=_known_language(request, locale_code))
 
 
-def _render_refusal(request: HttpRequest, code: str, *, language: str) -> HttpResponse:
-    """A polite page in the participant's language saying why they can't go on."""
+def _render_refusal(
+    request: HttpRequest,
+    code: str,
+    *,
+    language: str,
+    panel_exit: ParticipantExit | None = None,
+    completed: bool = False,
+    locale_code: str = "",
+) -> HttpResponse:
+    """A polite page in the participant's language saying why they can't go on.
+
+    With `panel_exit`, the page gives the panel's code and return link as a session's end page
+    does (the same markup and script): a participant who comes back after finishing, or
+    who arrives once the study is full, is never left without a way back to the panel.
+    """
     translation.activate(language)
     direction = "rtl" if translation.get_language_bidi() else "ltr"
-    return render(
-        request,
-        "participant/refused.html",
-        {"code": code, "lang": language, "direction": direction},
-        status=REFUSAL_STATUS[code],
-    )
+    context: dict[str, object] = {
+        "code": code,
+        "lang": language,
+        "direction": direction,
+        "completed": completed,
+    }
+    if panel_exit is not None:
+        context["exit_config"] = {
+            "strings": {key: str(SCRIPT_STRINGS[key]) for key in EXIT_STRINGS},
+            # The locale's digits (ar-EG writes Arabic-Indic ones), as on the session page.
+            "locale": locale_code or language,
+            "exit": asdict(panel_exit),
+        }
+    return render(request, "participant/refused.html", context, status=REFUSAL_STATUS[code])
 
 
 def _known_language(request: HttpRequest, locale_code: str = "") -> str:
@@ -145,12 +178,9 @@ def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -
         )
     recruiter_id = request.GET.get(locale.recruiter_id_param, "")
     current = _session_participant(request)
-    if (
-        not recruiter_id.strip()
-        and current is not None
-        and current.locale_id == locale.pk
-        and current.is_active
-    ):
+    # A link without an id, in a browser whose session ran here: resume it, or show again
+    # how it ended; never a second session.
+    if not recruiter_id.strip() and current is not None and current.locale_id == locale.pk:
         return _to_session(locale)
     if not session_start_allowed(request):
         return _render_refusal(request, "too_many", language=locale.language)
@@ -163,7 +193,24 @@ def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -
             user_agent=request.headers.get("User-Agent", ""),
         )
     except EntryRefused as refusal:
-        return _render_refusal(request, refusal.code, language=locale.language)
+        if refusal.participant is not None:
+            ended = refusal.participant
+            return _render_refusal(
+                request,
+                refusal.code,
+                language=ended.locale.language,
+                panel_exit=exit_for(ended),
+                completed=ended.status == Participant.Status.COMPLETED,
+                locale_code=ended.locale.code,
+            )
+        panel_exit = no_places_exit(locale) if refusal.code == "full" else None
+        return _render_refusal(
+            request,
+            refusal.code,
+            language=locale.language,
+            panel_exit=panel_exit,
+            locale_code=locale.code,
+        )
     # A fresh session key for the new identity, so a key planted before entry is worthless.
     request.session.cycle_key()
     request.session[PARTICIPANT_SESSION_KEY] = participant.token
@@ -207,6 +254,10 @@ def participant_session(request: HttpRequest, study_slug: str, locale_code: str)
                 "/0/", "/{id}/"
             ),
             "rating_finish": reverse("v1:rating-finish"),
+            "rating_audio_failed": reverse(
+                "v1:rating-trial-audio-failed", kwargs={"trial_id": 0}
+            ).replace("/0/", "/{id}/"),
+            "elicitation_audio_failed": reverse("v1:elicitation-turn-audio-failed"),
             "elicitation_turn": reverse("v1:elicitation-turn"),
             "elicitation_submit": reverse("v1:elicitation-turn-submit"),
             "elicitation_tags": reverse("v1:elicitation-tags"),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from moodlab.studies.models import Participant, Study, participant_token_hash
+from moodlab.studies.models import Participant, Song, Study, participant_token_hash
 
 
 def studies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
@@ -30,3 +31,22 @@ def participant_by_token(token: str) -> Participant | None:
         .filter(token_hash=participant_token_hash(token))
         .first()
     )
+
+
+def song_queryset_with_audio_failures(songs: QuerySet[Song]) -> QuerySet[Song]:
+    """Songs with `audio_failures`: the trials and turns skipped because the clip failed to
+    load twice in a participant's browser. One subquery per phase, no N+1 on a list."""
+    from elicitation.models import Turn
+    from rating.models import Trial
+
+    def failures(model: type[Trial] | type[Turn]) -> Coalesce:
+        counted = (
+            model.objects.filter(song=OuterRef("pk"), status=model.Status.NO_AUDIO)
+            .order_by()
+            .values("song")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+    return songs.annotate(audio_failures=failures(Trial) + failures(Turn))

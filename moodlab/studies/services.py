@@ -107,9 +107,11 @@ MAX_ENTRY_PARAMETER_LENGTH = 200
 class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told about, not a bug
     """The entry link cannot start a session; `code` tells the page what to say."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, participant: Participant | None = None) -> None:
         super().__init__(message)
         self.code = code
+        # Set for a panel id that already took part: the page shows how their session ended.
+        self.participant = participant
 
 
 # Panels whose entry links carry, besides the participant id, an id of this one attempt
@@ -117,7 +119,6 @@ class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told
 PANEL_SESSION_PARAMETERS = {"PROLIFIC_PID": "SESSION_ID"}
 
 
-@transaction.atomic
 def participant_enter(
     *,
     study: Study,
@@ -129,8 +130,9 @@ def participant_enter(
     """Start a session from an entry link, or resume the one this panel id already has.
 
     Returns (participant, created); the participant carries a fresh `token`. The same panel
-    id never takes a study twice: a finished or screened-out session is refused, an active
-    one is resumed under a new token (see `_reenter` for who may resume).
+    id never takes a study twice: a finished or screened-out session is refused (the refusal
+    carries it, so the page can show how it ended), an active one is resumed under a new
+    token (see `_reenter` for who may resume). A locale whose work is done admits no one new.
     """
     if locale.study_id != study.pk or not locale.is_active:
         raise EntryRefused("unknown_locale", "This study is not open in that language.")
@@ -143,16 +145,43 @@ def participant_enter(
             "missing_id", "This link must come from the recruitment panel (participant id missing)."
         )
     if recruiter_participant_id:
-        identity = (
-            RecruiterIdentity.objects.select_for_update()
-            .select_related("participant")
-            .filter(study=study, recruiter_participant_id=recruiter_participant_id)
-            .first()
-        )
-        if identity is not None:
-            return _reenter(
-                identity, locale=locale, entry_parameters=entry_parameters, user_agent=user_agent
+        with transaction.atomic():
+            identity = (
+                RecruiterIdentity.objects.select_for_update()
+                .select_related("participant")
+                .filter(study=study, recruiter_participant_id=recruiter_participant_id)
+                .first()
             )
+            if identity is not None:
+                return _reenter(
+                    identity,
+                    locale=locale,
+                    entry_parameters=entry_parameters,
+                    user_agent=user_agent,
+                )
+    from moodlab.studies.recruitment import locale_recruitment_refresh  # imports this module
+
+    # Outside the transaction below: the closure is recorded even though entry is refused.
+    if locale_recruitment_refresh(locale=locale):
+        raise EntryRefused("full", "This study is full: no places are left.")
+    return _participant_create(
+        study=study,
+        locale=locale,
+        recruiter_participant_id=recruiter_participant_id,
+        entry_parameters=entry_parameters,
+        user_agent=user_agent,
+    )
+
+
+@transaction.atomic
+def _participant_create(
+    *,
+    study: Study,
+    locale: StudyLocale,
+    recruiter_participant_id: str,
+    entry_parameters: dict[str, str],
+    user_agent: str,
+) -> tuple[Participant, bool]:
     participant = _new_participant(study=study, locale=locale, user_agent=user_agent)
     if recruiter_participant_id:
         try:
@@ -229,7 +258,11 @@ def _reenter(
             "session_mismatch",
             "This panel id has a session under another panel session id.",
         )
-    raise EntryRefused("already_taken", "You have already taken part in this study. Thank you!")
+    raise EntryRefused(
+        "already_taken",
+        "You have already taken part in this study. Thank you!",
+        participant=participant,
+    )
 
 
 def _replace(

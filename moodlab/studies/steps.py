@@ -19,7 +19,13 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 
 from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended, steps_pending
-from moodlab.studies.models import Participant, QuestionnaireResponse, Study
+from moodlab.studies.models import (
+    Participant,
+    PrescreenResult,
+    QuestionnaireResponse,
+    Study,
+    StudyLocale,
+)
 from moodlab.studies.services import participant_finish
 
 TRIALS = "trials"
@@ -59,6 +65,7 @@ class ParticipantState:
     next_step: str
     consent_text: str
     exit: ParticipantExit | None
+    volume: float | None = None
 
 
 def enabled_steps(study: Study) -> list[str]:
@@ -70,8 +77,10 @@ def enabled_steps(study: Study) -> list[str]:
 
 def participant_state(participant: Participant) -> ParticipantState:
     """Where the participant stands, and where the page sends them next."""
+    pending: list[str] = []
     if participant.status == Participant.Status.STARTED:
-        next_step = next(iter(pending_steps(participant)), TRIALS)
+        pending = pending_steps(participant)
+        next_step = next(iter(pending), TRIALS)
     elif participant.status == Participant.Status.COMPLETED:
         asked = participant.study.questionnaire
         answered = asked and QuestionnaireResponse.objects.filter(participant=participant).exists()
@@ -84,22 +93,56 @@ def participant_state(participant: Participant) -> ParticipantState:
         next_step=next_step,
         consent_text=participant.locale.consent_text,
         exit=exit_for(participant) if next_step in (COMPLETE, ENDED) else None,
+        volume=(
+            _volume_level(participant)
+            if participant.status == Participant.Status.STARTED
+            and "volume_calibration" not in pending
+            else None
+        ),
     )
+
+
+def _volume_level(participant: Participant) -> float | None:
+    """The level set at calibration, kept with the session so that a new browser plays at
+    it too."""
+    if not participant.study.volume_calibration:
+        return None
+    details = (
+        PrescreenResult.objects.filter(participant=participant, kind=PrescreenResult.Kind.VOLUME)
+        .values_list("details", flat=True)
+        .first()
+    )
+    level = (details or {}).get("level")
+    return float(level) if isinstance(level, int | float) else None
 
 
 def exit_for(participant: Participant) -> ParticipantExit:
     """The recruiter's code and return link: completion when completed, screen-out otherwise.
 
     Declined, screened-out, timed-out and excluded sessions all go back by the screen-out
-    link, which is how panels tell them apart from completions.
+    link, which is how panels tell them apart from completions; sessions that found the
+    study full by its "no places" link when the locale has one.
     """
     locale = participant.locale
     if participant.status == Participant.Status.COMPLETED:
         code, url = locale.completion_code, locale.completion_url
+    elif participant.status == Participant.Status.FULL:
+        return no_places_exit(locale)
     else:
         code, url = locale.screenout_code, locale.screenout_url
+    return _exit(participant.status, code, url)
+
+
+def no_places_exit(locale: StudyLocale) -> ParticipantExit:
+    """The panel's "no places" return of a full locale; its screen-out one if none is set."""
+    if locale.no_places_url or locale.no_places_code:
+        return _exit(Participant.Status.FULL, locale.no_places_code, locale.no_places_url)
+    return _exit(Participant.Status.FULL, locale.screenout_code, locale.screenout_url)
+
+
+def _exit(kind: str, code: str, url: str) -> ParticipantExit:
     return ParticipantExit(
-        kind=participant.status,
+        kind=kind,
         code=code,
         redirect_url=url.replace("{code}", quote(code, safe="")) if url else None,
     )

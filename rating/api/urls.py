@@ -9,5 +9,10 @@ urlpatterns = [
         views.RatingTrialSubmitApi.as_view(),
         name="rating-trial-submit",
     ),
+    path(
+        "trials/<int:trial_id>/audio-failed/",
+        views.RatingTrialAudioFailedApi.as_view(),
+        name="rating-trial-audio-failed",
+    ),
     path("finish/", views.RatingSessionFinishApi.as_view(), name="rating-finish"),
 ]

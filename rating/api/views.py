@@ -16,10 +16,16 @@ from moodlab.api.schema import ErrorSerializer
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, Song
+from moodlab.studies.recruitment import WAIT_SECONDS
 from moodlab.studies.song_audio import song_audio_url
 from rating.models import Trial
 from rating.selectors import TrialView, trial_view
-from rating.services import rating_session_finish, trial_serve, trial_submit
+from rating.services import (
+    rating_session_finish,
+    trial_report_audio_failure,
+    trial_serve_or_wait,
+    trial_submit,
+)
 from rating.timing import SIMULATED_CLOCK_HEADER
 
 
@@ -29,9 +35,10 @@ class RatingApi(ParticipantTrialApi):
     def current_trial(self) -> TrialView:
         """The trial to rate now (allocated if need be); none once the session has ended."""
         participant = self.participant
-        active = participant.status == Participant.Status.STARTED
-        trial = trial_serve(participant=participant) if active else None
-        return trial_view(participant=participant, trial=trial)
+        if participant.status != Participant.Status.STARTED:
+            return trial_view(participant=participant, trial=None)
+        trial, waiting = trial_serve_or_wait(participant=participant)
+        return trial_view(participant=participant, trial=trial, waiting=waiting)
 
 
 class TermSerializer(serializers.Serializer):
@@ -86,11 +93,21 @@ class RatingTrialCurrentOutputSerializer(serializers.Serializer):
     trial = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     finished = serializers.BooleanField(help_text="Nothing left to rate: call finish.")
+    waiting = serializers.BooleanField(
+        help_text="No song is free right now (others hold them): ask again after a while."
+    )
+    retry_after_seconds = serializers.SerializerMethodField()
+    session_ended = serializers.BooleanField(
+        help_text="The session ended meanwhile (the study filled up): ask for its state."
+    )
     estimated_seconds_remaining = serializers.IntegerField()
 
     @extend_schema_field(TrialOutputSerializer(allow_null=True))
     def get_trial(self, view: TrialView) -> dict[str, object] | None:
         return None if view.trial is None else TrialOutputSerializer(view).data
+
+    def get_retry_after_seconds(self, view: TrialView) -> int:
+        return WAIT_SECONDS
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, view: TrialView) -> dict[str, int]:
@@ -197,6 +214,25 @@ class RatingTrialSubmitApi(RatingApi):
                 trial, context={"ratings": ratings, "next": self.current_trial()}
             ).data
         )
+
+
+class RatingTrialAudioFailedApi(RatingApi):
+    """The trial's clip failed to load twice: skip it, uncounted; answers the next trial."""
+
+    throttle_classes = PARTICIPANT_THROTTLES
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: RatingTrialCurrentOutputSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="Not a trial of this session."),
+            409: OpenApiResponse(ErrorSerializer, description="Submitted or released before."),
+        },
+        summary="Skip a trial whose audio failed",
+    )
+    def post(self, request: Request, trial_id: int) -> Response:
+        trial_report_audio_failure(participant=self.participant, trial_id=trial_id)
+        return Response(RatingTrialCurrentOutputSerializer(self.current_trial()).data)
 
 
 class RatingSessionFinishApi(RatingApi):

@@ -3,13 +3,15 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
+import { checkedChoices, keepListening, keptTrial, restoreChoices, wasShown } from "./keep.js";
 import { ClipPlayer } from "./player.js";
+import { stopWaiting, waitForWork } from "./waiting.js";
 
 const SUGGEST_DELAY_MS = 200;
 
 export async function startElicitation(ctx) {
   const state = await ctx.api.get(ctx.urls.elicitation_turn);
-  if (!state.done && state.progress.done === 0) {
+  if (state.turn && state.progress.done === 0 && !wasShown(`turn.${state.turn.id}`)) {
     const section = ctx.show("instructions_elicitation");
     section.querySelector("[data-start]").onclick = () => showTurn(ctx, state);
   } else {
@@ -18,7 +20,8 @@ export async function startElicitation(ctx) {
 }
 
 async function proceed(ctx, state) {
-  if (state.done) await ctx.refresh();
+  if (state.waiting) await waitForWork(ctx, state.retry_after_seconds, () => startElicitation(ctx));
+  else if (state.done) await ctx.refresh();
   else showTurn(ctx, state);
 }
 
@@ -59,6 +62,7 @@ function starsFor(ctx, tag) {
 }
 
 function showTurn(ctx, state) {
+  stopWaiting();
   const { turn, progress } = state;
   const { i18n } = ctx;
   const limits = ctx.config.elicitation;
@@ -74,9 +78,15 @@ function showTurn(ctx, state) {
   const newTags = [];
   let busy = false;
   let suggestTimer = 0;
+  const kept = keptTrial(`turn.${turn.id}`);
+  let remember = () => {};
 
   const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
-    onChange: update,
+    onChange: () => {
+      remember();
+      update();
+    },
+    onSkip: skip,
     volume: ctx.volume,
   });
 
@@ -95,6 +105,24 @@ function showTurn(ctx, state) {
   input.maxLength = limits.max_tag_length;
   suggestions.replaceChildren();
   added.replaceChildren();
+  restoreChoices(form, kept.data.answers);
+
+  function keep() {
+    kept.save({ answers: checkedChoices(form, ".tags-to-rate input:checked"), newTags });
+  }
+
+  // The clip failed to load twice: the turn is recorded as an audio failure, uncounted.
+  async function skip() {
+    let nextState;
+    try {
+      nextState = await ctx.api.post(ctx.urls.elicitation_audio_failed, { turn: turn.id });
+    } catch (error) {
+      await refused(ctx, error, hint);
+      return;
+    }
+    kept.clear();
+    await proceed(ctx, nextState).catch((failure) => ctx.fail(failure));
+  }
 
   function ratings() {
     const answered = {};
@@ -145,6 +173,7 @@ function showTurn(ctx, state) {
     added.append(addedTag(text));
     input.value = "";
     suggestions.replaceChildren();
+    keep();
     update();
   }
 
@@ -161,6 +190,7 @@ function showTurn(ctx, state) {
       newTags.splice(newTags.indexOf(text), 1);
       item.remove();
       input.focus();
+      keep();
       update();
     };
     item.append(label, " ", remove);
@@ -191,8 +221,16 @@ function showTurn(ctx, state) {
     }
   };
   section.querySelector("[data-add-tag]").onclick = addTag;
-  form.onchange = update;
-  answerScalesByDigit(form, ".tag-rating", update);
+  for (const text of kept.data.newTags || []) {
+    newTags.push(text);
+    added.append(addedTag(text));
+  }
+  const changed = () => {
+    keep();
+    update();
+  };
+  form.onchange = changed;
+  answerScalesByDigit(form, ".tag-rating", changed);
   form.onsubmit = async (event) => {
     event.preventDefault();
     if (button.disabled) return;
@@ -215,10 +253,12 @@ function showTurn(ctx, state) {
       return;
     }
     player.pause();
+    kept.clear();
     await proceed(ctx, nextState).catch((failure) => ctx.fail(failure));
   };
 
   player.loadClip(turn);
+  remember = keepListening(player, kept);
   update();
 }
 

@@ -16,6 +16,12 @@ export function showEnding(ctx, state) {
     section = ctx.show("ended");
   }
 
+  showExit(section, exit, i18n);
+}
+
+// The code with its copy button and the panel's return link with its countdown, in an
+// end page's `[data-exit]` block (exit.html); also used by the entry link's end pages.
+export function showExit(section, exit, i18n) {
   const code = exit.code || "";
   section.querySelector("[data-exit-code-block]").hidden = !code;
   section.querySelector("[data-exit-code]").textContent = code;

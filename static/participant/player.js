@@ -4,14 +4,20 @@
 
 const MAX_STEP_SECONDS = 1.5; // a larger jump of currentTime is a seek, not listening
 const LISTEN_MARGIN_SECONDS = 0.25; // the server forgives 0.5 s; stay well inside that
+const FAILURES_BEFORE_SKIP = 2; // the first load and one retry
 
 export class ClipPlayer {
-  constructor(container, i18n, { onChange = () => {}, loop = false, volume = 1 } = {}) {
+  // `onSkip`: offered once the clip failed to load twice, so a broken file never traps the
+  // participant; the caller records the failure and moves on.
+  constructor(container, i18n, { onChange = () => {}, onSkip = null, loop = false, volume = 1 } = {}) {
     container.replaceChildren(document.getElementById("audio-player").content.cloneNode(true));
     this.i18n = i18n;
     this.onChange = onChange;
     this.playButton = container.querySelector("[data-play]");
     this.retryButton = container.querySelector("[data-retry]");
+    this.skipButton = container.querySelector("[data-skip]");
+    this.onSkip = onSkip;
+    this.failures = 0;
     this.status = container.querySelector("[data-player-status]");
     this.fill = container.querySelector(".player-fill");
     this.audio = new Audio();
@@ -20,6 +26,10 @@ export class ClipPlayer {
     this.audio.volume = volume;
     this.playButton.addEventListener("click", () => this.play());
     this.retryButton.addEventListener("click", () => this.reload());
+    this.skipButton.addEventListener("click", () => {
+      this.skipButton.disabled = true;
+      this.onSkip();
+    });
     this.audio.addEventListener("canplaythrough", () => this.ready());
     this.audio.addEventListener("error", () => this.failed());
     this.audio.addEventListener("timeupdate", () => this.tick());
@@ -36,6 +46,9 @@ export class ClipPlayer {
     this.started = false;
     this.listened = false;
     this.loaded = false;
+    this.failures = 0;
+    this.skipButton.hidden = true;
+    this.skipButton.disabled = false;
     this.lastTime = this.start;
     this.fill.style.inlineSize = "0%";
     this.audio.src = url;
@@ -76,10 +89,14 @@ export class ClipPlayer {
 
   failed() {
     this.loaded = false;
+    this.failures += 1;
     this.audio.pause();
     this.playButton.disabled = true;
     this.retryButton.hidden = false;
-    this.status.textContent = this.i18n.t("audio_failed");
+    const skippable = this.onSkip !== null && this.failures >= FAILURES_BEFORE_SKIP;
+    this.skipButton.hidden = !skippable;
+    this.status.textContent = this.i18n.t(skippable ? "audio_failed_skip" : "audio_failed");
+    if (skippable) this.skipButton.focus();
   }
 
   async play() {

@@ -3,16 +3,23 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
+import { checkedChoices, keepListening, keptTrial, restoreChoices, wasShown } from "./keep.js";
 import { ClipPlayer, preloadAudio } from "./player.js";
+import { stopWaiting, waitForWork } from "./waiting.js";
 
 export async function startRating(ctx) {
   const view = await ctx.api.get(ctx.urls.rating_trial);
-  if (!view.finished && view.progress.done === 0) showInstructions(ctx, view);
+  const reloaded = view.trial && wasShown(`rating.${view.trial.id}`);
+  if (view.trial && view.progress.done === 0 && !reloaded) showInstructions(ctx, view);
   else await proceed(ctx, view);
 }
 
 async function proceed(ctx, view) {
-  if (view.finished) {
+  if (view.session_ended) {
+    await ctx.refresh(); // the study filled up before this session had a song
+  } else if (view.waiting) {
+    await waitForWork(ctx, view.retry_after_seconds, () => startRating(ctx));
+  } else if (view.finished) {
     await finish(ctx);
   } else {
     showTrial(ctx, view);
@@ -64,6 +71,7 @@ function termGroup(ctx, trial, term) {
 }
 
 function showTrial(ctx, view) {
+  stopWaiting();
   const { trial, progress } = view;
   const { i18n } = ctx;
   // The time the participant takes, from here to submit (the server caps it by its own).
@@ -75,11 +83,18 @@ function showTrial(ctx, view) {
   const button = form.querySelector("[type=submit]");
   const hint = section.querySelector("[data-rating-hint]");
   let busy = false;
+  const kept = keptTrial(`rating.${trial.id}`);
+  let remember = () => {};
   const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
-    onChange: update,
+    onChange: () => {
+      remember();
+      update();
+    },
+    onSkip: skip,
     volume: ctx.volume,
   });
   form.querySelector("[data-terms]").replaceChildren(...trial.terms.map((term) => termGroup(ctx, trial, term)));
+  restoreChoices(form, kept.data.answers);
 
   function ratings() {
     const answered = {};
@@ -101,8 +116,28 @@ function showTrial(ctx, view) {
     }
   }
 
-  form.onchange = update;
-  answerScalesByDigit(form, ".term", update);
+  function changed() {
+    kept.save({ answers: checkedChoices(form) });
+    update();
+  }
+
+  // The clip failed to load twice: the trial is recorded as an audio failure, uncounted.
+  async function skip() {
+    try {
+      const nextView = await ctx.api.post(ctx.urls.rating_audio_failed.replace("{id}", String(trial.id)));
+      kept.clear();
+      await proceed(ctx, nextView);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 409) {
+        await next(ctx).catch((failure) => ctx.fail(failure));
+      } else {
+        await ctx.fail(error);
+      }
+    }
+  }
+
+  form.onchange = changed;
+  answerScalesByDigit(form, ".term", changed);
   form.onsubmit = async (event) => {
     event.preventDefault();
     if (button.disabled) return;
@@ -120,6 +155,7 @@ function showTrial(ctx, view) {
         body,
       );
       player.pause();
+      kept.clear();
       await proceed(ctx, submitted.next); // the answer carries the next trial
     } catch (error) {
       // Pressing the button again resends these very answers, which the server accepts
@@ -137,6 +173,7 @@ function showTrial(ctx, view) {
   };
 
   player.loadClip(trial.song);
+  remember = keepListening(player, kept);
   // Once this clip can play, fetch the next one so it starts at once after the submit.
   player.audio.addEventListener("canplaythrough", () => preloadAudio(trial.upcoming_audio_url), {
     once: true,

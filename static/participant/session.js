@@ -59,9 +59,12 @@ const ctx = {
     });
   },
 
+  // Shown at the top of the page, and brought into view: a participant who pressed a
+  // button at the bottom of a long page on a phone would not see it otherwise.
   alert(message) {
     alertBox.textContent = message;
     alertBox.hidden = !message;
+    if (message) alertBox.scrollIntoView({ block: "nearest" });
   },
 
   // What a failed request means to the participant; the caller lets them try again.
@@ -119,6 +122,8 @@ const STEPS = {
 };
 
 async function route(state) {
+  // The level set at calibration comes with the session, so a new browser keeps it.
+  if (typeof state.volume === "number") ctx.volume = state.volume;
   if (state.next_step !== "trials") ctx.progress.hide();
   try {
     await STEPS[state.next_step](ctx, state);

@@ -7,7 +7,17 @@ import { ClipPlayer } from "./player.js";
 export function showConsent(ctx, state) {
   const section = ctx.show("consent");
   const custom = section.querySelector("[data-consent-custom]");
-  custom.textContent = state.consent_text;
+  // The researcher's text: a paragraph per blank-line-separated block, as text only.
+  custom.replaceChildren(
+    ...state.consent_text
+      .split(/\n\s*\n/)
+      .filter((block) => block.trim())
+      .map((block) => {
+        const paragraph = document.createElement("p");
+        paragraph.textContent = block.trim();
+        return paragraph;
+      }),
+  );
   custom.hidden = !state.consent_text;
   section.querySelector("[data-consent-default]").hidden = Boolean(state.consent_text);
   const buttons = [...section.querySelectorAll("[data-consent]")];
@@ -54,9 +64,10 @@ export async function showHeadphoneCheck(ctx) {
   const hint = section.querySelector("[data-headphones-hint]");
   const answers = [];
   const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
+    // The answer opens once all three sounds have played to the end.
     onChange: () => {
-      for (const choice of choices) choice.disabled = !player.started;
-      hint.textContent = player.started ? "" : i18n.t("headphones_answer_first");
+      for (const choice of choices) choice.disabled = !player.listened;
+      hint.textContent = player.listened ? "" : i18n.t("headphones_answer_first");
     },
     volume: ctx.volume,
   });
@@ -106,13 +117,19 @@ export async function showVocabularyCheck(ctx) {
       return node;
     }),
   );
+  form.onchange = (event) => {
+    const word = event.target.closest(".word");
+    if (word) clearWordError(word);
+  };
   form.onsubmit = async (event) => {
     event.preventDefault();
     const nodes = [...list.children];
-    const unanswered = nodes.find((node) => !node.querySelector("input:checked"));
-    if (unanswered) {
+    const unanswered = nodes.filter((node) => !node.querySelector("input:checked"));
+    if (unanswered.length) {
+      // Said at each word left out, and at the first of them, where the focus goes.
       hint.textContent = ctx.i18n.t("vocabulary_answer_all");
-      unanswered.querySelector("input").focus();
+      for (const node of unanswered) markWord(node, ctx.i18n.t("vocabulary_word_unanswered"));
+      showFirstError(unanswered[0], unanswered[0].querySelector("input"));
       return;
     }
     hint.textContent = "";
@@ -165,6 +182,30 @@ export async function showQuestionnaire(ctx) {
   };
 }
 
+function markWord(node, text) {
+  if (node.querySelector(".field-error")) return;
+  const message = document.createElement("p");
+  message.className = "field-error";
+  message.id = `word-error-${node.dataset.id}`;
+  message.textContent = text;
+  node.querySelector("legend").after(message);
+  node.setAttribute("aria-invalid", "true");
+  node.setAttribute("aria-describedby", message.id);
+}
+
+function clearWordError(node) {
+  node.querySelector(".field-error")?.remove();
+  node.removeAttribute("aria-invalid");
+  node.removeAttribute("aria-describedby");
+}
+
+// Bring the first problem to the middle of the screen and put the focus on it: on a phone
+// the message must be where the participant looks, not a screen away.
+function showFirstError(container, control) {
+  control.focus({ preventScroll: true });
+  container.scrollIntoView({ block: "center" });
+}
+
 function clearFieldErrors(form) {
   for (const message of form.querySelectorAll(".field-error")) message.remove();
   for (const control of form.querySelectorAll("[aria-invalid]")) {
@@ -183,5 +224,5 @@ function markField(form, name, text) {
   control.after(message);
   control.setAttribute("aria-invalid", "true");
   control.setAttribute("aria-describedby", message.id);
-  if (!form.querySelector("[aria-invalid]:focus")) control.focus();
+  if (!form.querySelector("[aria-invalid]:focus")) showFirstError(control.closest(".field") || control, control);
 }

@@ -14,6 +14,8 @@ from elicitation.services import (
     turns_expire,
 )
 from moodlab.studies.models import Participant
+from moodlab.studies.recruitment import REASON_CHAINS_COMPLETE
+from moodlab.studies.services import EntryRefused
 from tests.elicitation.factories import elicitation_study, participant_in, take_turn
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +107,13 @@ def test_a_chain_completes_when_enough_tags_are_frozen():
     take_turn(participant_in(study), ratings={bright.pk: 5})
     chain = Chain.objects.get()
     assert chain.status == Chain.Status.COMPLETE and chain.completed_at is not None
-    assert turn_claim(participant=participant_in(study)) is None
+    # No chain is left to complete: the locale's recruitment closes, with its reason.
+    with pytest.raises(EntryRefused) as refusal:
+        participant_in(study)
+    assert refusal.value.code == "full"
+    locale = study.locales.get()
+    assert locale.recruitment_closed_at is not None
+    assert locale.recruitment_closed_reason == REASON_CHAINS_COMPLETE
 
 
 def test_a_chain_completes_after_its_maximum_number_of_turns():

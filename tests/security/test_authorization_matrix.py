@@ -157,6 +157,15 @@ API_ROUTES: dict[str, list[Probe]] = {
             "tags",
         )
     ],
+    "v1:elicitation-turn-audio-failed": [
+        Probe(
+            "participant_session",
+            "post",
+            lambda w: "/api/v1/elicitation/turn/audio-failed/",
+            {"turn": 0},
+            "tags",
+        )
+    ],
     "v1:elicitation-tags": [
         Probe(
             "participant_session",
@@ -248,6 +257,13 @@ API_ROUTES: dict[str, list[Probe]] = {
             "post",
             lambda w: f"/api/v1/rating/trials/{w.trial_a.pk}/submit/",
             {"ratings": {"999999999": 3}, "audio_played_seconds": 1},
+        )
+    ],
+    "v1:rating-trial-audio-failed": [
+        Probe(
+            "participant_object",
+            "post",
+            lambda w: f"/api/v1/rating/trials/{w.trial_a.pk}/audio-failed/",
         )
     ],
     "v1:rating-finish": [Probe("participant_session", "post", lambda w: "/api/v1/rating/finish/")],

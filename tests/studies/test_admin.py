@@ -243,3 +243,38 @@ def test_the_study_page_shows_each_active_locales_entry_link_ready_to_copy(
     assert html.count(f'value="{prolific_link}"') == 2  # the study's list and the locale's row
     assert html.count(f'value="{lucid_link}"') == 2
     assert html.count("/study/lullabies/fr-FR/") == 1  # inactive: only on its own row
+
+
+def test_the_song_list_counts_each_songs_audio_failures(admin_client_for, superuser):
+    from rating.models import Trial
+    from rating.services import trial_report_audio_failure, trial_serve
+    from tests.factories import ParticipantFactory
+
+    study = build_study(terms_per_locale=7, trials_per_participant=2, repeat_trials=0)
+    participant = ParticipantFactory(locale=study.locales.get())
+    broken = trial_serve(participant=participant)
+    trial_report_audio_failure(participant=participant, trial_id=broken.pk)
+    assert Trial.objects.get(pk=broken.pk).status == Trial.Status.NO_AUDIO
+
+    page = admin_client_for(superuser).get(
+        reverse("admin:studies_song_changelist") + f"?q={broken.song.external_id}"
+    )
+
+    html = page.content.decode()
+    assert "Audio failures" in html
+    assert '<td class="field-audio_failures">1</td>' in html
+
+
+def test_the_study_page_shows_why_a_locales_recruitment_closed(admin_client_for, superuser):
+    study = StudyFactory(slug="filled")
+    locale = StudyLocaleFactory(study=study, code="en-US")
+    from moodlab.studies.recruitment import REASON_RATING_TARGET, locale_recruitment_set
+
+    locale_recruitment_set(locale=locale, reason=REASON_RATING_TARGET)
+    html = (
+        admin_client_for(superuser)
+        .get(reverse("admin:studies_study_change", args=[study.pk]))
+        .content.decode()
+    )
+    assert REASON_RATING_TARGET in html
+    assert 'name="locales-0-no_places_url"' in html

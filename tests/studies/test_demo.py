@@ -27,6 +27,10 @@ def test_the_demo_study_is_ready_for_rating_and_the_command_can_run_again(capsys
     for locale in study.locales.all():
         assert locale.terms.filter(is_selected=True).count() == 20
         assert locale.terms_frozen_at is not None
+        # Every end page shows a code: completed, screened out, study full.
+        assert locale.completion_code == "MOODLAB-DEMO"
+        assert locale.screenout_code == "MOODLAB-DEMO-SCREENOUT"
+        assert locale.no_places_code == "MOODLAB-DEMO-FULL"
     assert "Admin login: admin / " in first
     assert study.researchers.filter(username="admin", is_superuser=True).exists()
     tags_study = Study.objects.get(slug="demo-elicitation")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
-from moodlab.studies.models import Participant, RecruiterIdentity, Study
+from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
 from moodlab.studies.selectors import participant_by_token
 from moodlab.studies.services import participant_finish
 from tests.factories import StudyFactory, StudyLocaleFactory
@@ -74,12 +74,48 @@ def test_a_link_without_id_is_refused_politely_in_the_locales_language(client, l
     assert not Participant.objects.exists()
 
 
-def test_a_finished_participant_is_refused_a_second_session(client, locale):
+def exit_config(page: str) -> dict:
+    start = page.index('<script id="exit-config" type="application/json">')
+    return json.loads(page[start:].split(">", 1)[1].split("</script>", 1)[0])
+
+
+def test_a_completed_participant_reopening_the_link_sees_the_completion_code_again(client, locale):
+    StudyLocale.objects.update(
+        completion_code="DONE-1", completion_url="https://panel.example/done?cc={code}"
+    )
     client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
     participant_finish(participant=Participant.objects.get(), status=Participant.Status.COMPLETED)
-    response = client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
-    assert response.status_code == 403
-    assert "이미 참여하셨습니다" in response.content.decode()
+    response = type(client)().get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "감사합니다!" in page
+    assert exit_config(page)["exit"] == {
+        "kind": "completed",
+        "code": "DONE-1",
+        "redirect_url": "https://panel.example/done?cc=DONE-1",
+    }
+    assert Participant.objects.count() == 1
+
+
+def test_a_screened_out_participant_reopening_the_link_gets_the_screen_out_return(client, locale):
+    StudyLocale.objects.update(screenout_code="OUT-1")
+    client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    participant_finish(
+        participant=Participant.objects.get(), status=Participant.Status.SCREENED_OUT
+    )
+    page = client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1").content.decode()
+    assert "이미 참여하셨습니다" in page
+    assert exit_config(page)["exit"]["code"] == "OUT-1"
+
+
+def test_the_link_without_an_id_after_completing_shows_the_ending_not_a_new_session(client, locale):
+    Study.objects.update(require_recruiter_id=False)
+    client.get("/study/open/ko-KR/")
+    participant_finish(participant=Participant.objects.get(), status=Participant.Status.COMPLETED)
+    response = client.get("/study/open/ko-KR/")
+    assert response.status_code == 302
+    assert response["Location"] == "/study/open/ko-KR/session/"
+    assert Participant.objects.count() == 1
 
 
 def test_a_study_that_is_not_collecting_refuses_entry(client, locale):

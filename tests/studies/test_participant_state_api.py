@@ -36,6 +36,7 @@ def test_a_new_participant_sees_every_step_and_starts_with_consent(participant_c
         "next_step": "consent",
         "consent_text": "",
         "exit": None,
+        "volume": None,
     }
 
 

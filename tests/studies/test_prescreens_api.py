@@ -118,6 +118,13 @@ def test_the_chosen_volume_is_recorded_once(consented, participant):
     assert PrescreenResult.objects.get(participant=participant).details == {"level": 0.6}
 
 
+def test_the_volume_level_comes_with_the_session_to_a_new_browser(consented, participant):
+    assert consented.get(ME).json()["volume"] is None
+    post(consented, VOLUME, {"level": 0.35})
+    new_browser = client_for(participant)
+    assert new_browser.get(ME).json()["volume"] == 0.35
+
+
 @pytest.mark.parametrize("level", [-0.1, 1.5, "loud", None])
 def test_a_volume_outside_zero_to_one_is_refused(consented, level):
     response = post(consented, VOLUME, {"level": level})

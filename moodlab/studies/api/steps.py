@@ -86,6 +86,9 @@ class ParticipantStateOutputSerializer(serializers.Serializer):
     exit = ExitOutputSerializer(
         allow_null=True, help_text="Set exactly when next_step is complete or ended."
     )
+    volume = serializers.FloatField(
+        allow_null=True, help_text="The level set at calibration (0 to 1); null before."
+    )
 
 
 class CheckOutputSerializer(serializers.Serializer):
