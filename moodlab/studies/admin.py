@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import zipfile
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import CharField, Count, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from modeltranslation.admin import TranslationAdmin
 
+from moodlab.studies import admin_views
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.entry_links import entry_link
@@ -26,8 +27,9 @@ from moodlab.studies.models import (
     StudyLocale,
     Term,
 )
+from moodlab.studies.preflight import plural
 from moodlab.studies.selectors import studies_visible_to
-from moodlab.studies.services import study_add_reference_locales, study_set_phase
+from moodlab.studies.services import study_add_reference_locales
 from moodlab.studies.song_import import AudioZip, songs_import
 
 
@@ -69,22 +71,6 @@ class StudyLocaleInline(admin.StackedInline):
         return _copyable(entry_link(locale, origin=locale.site_origin))  # type: ignore[attr-defined]
 
 
-def _phase_action(phase: str, label: str) -> Any:
-    def action(modeladmin: StudyAdmin, request: HttpRequest, queryset: QuerySet[Study]) -> None:
-        for study in queryset:
-            try:
-                study_set_phase(study=study, phase=phase)
-            except ValidationError as error:
-                modeladmin.message_user(
-                    request, f"{study}: {' '.join(error.messages)}", level=messages.ERROR
-                )
-            else:
-                modeladmin.message_user(request, f"{study}: now in {label.lower()}.")
-
-    action.__name__ = f"move_to_{phase}"
-    return admin.action(description=f"Move to phase: {label}")(action)
-
-
 @admin.register(Study)
 class StudyAdmin(StudyScopedAdmin):
     study_path = ""
@@ -95,14 +81,9 @@ class StudyAdmin(StudyScopedAdmin):
     filter_horizontal = ["researchers"]
     readonly_fields = ["phase", "entry_links", "created_at", "updated_at"]
     inlines = [StudyLocaleInline]
-    actions = [
-        "add_reference_locales",
-        *[
-            _phase_action(phase.value, str(phase.label))
-            for phase in Study.Phase
-            if phase != "draft"
-        ],
-    ]
+    # Phase moves are buttons of the study page's stepper, each through its pre-flight page.
+    actions = ["add_reference_locales"]
+    change_form_template = "admin/studies/study/change_form.html"
     fieldsets = [
         (
             None,
@@ -162,6 +143,42 @@ class StudyAdmin(StudyScopedAdmin):
             request,
         )
 
+    def get_urls(self) -> list[Any]:
+        def view(function: Any) -> Any:
+            return self.admin_site.admin_view(partial(function, self))
+
+        return [
+            path(
+                "<int:study_id>/phase/<str:phase>/",
+                view(admin_views.phase_view),
+                name="studies_study_phase",
+            ),
+            path(
+                "<int:study_id>/dashboard/",
+                view(admin_views.dashboard_view),
+                name="studies_study_dashboard",
+            ),
+            path(
+                "<int:study_id>/dashboard.json",
+                view(admin_views.dashboard_data),
+                name="studies_study_dashboard_data",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        study = self.get_object(request, object_id)
+        hub = admin_views.hub_context(study) if study is not None else {}
+        return super().change_view(
+            request, object_id, form_url, extra_context={**(extra_context or {}), **hub}
+        )
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
@@ -195,7 +212,9 @@ class StudyAdmin(StudyScopedAdmin):
     def add_reference_locales(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
             study_add_reference_locales(study=study)
-        self.message_user(request, f"Reference locales added to {queryset.count()} study(ies).")
+        self.message_user(
+            request, f"Reference locales added to {plural(queryset.count(), 'study', 'studies')}."
+        )
 
 
 class SongImportForm(forms.Form):

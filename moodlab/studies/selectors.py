@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from moodlab.studies.models import Participant, Study
+from moodlab.studies.models import Participant, Song, Study
 
 
 def studies_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
@@ -26,3 +26,25 @@ def participant_by_token(token: str) -> Participant | None:
     """The session a token (API header or browser session) belongs to, with what every
     participant request reads."""
     return Participant.objects.select_related("study", "locale").filter(token=token).first()
+
+
+def songs_playable(*, study: Study) -> QuerySet[Song]:
+    """What "playable" means, in one place: an audio file with a known duration above zero.
+
+    The database can say that much; `songs_without_playable_audio` also asks the storage
+    whether each file is really there.
+    """
+    return Song.objects.filter(study=study, duration_seconds__gt=0).exclude(audio="")
+
+
+def songs_without_playable_audio(*, study: Study) -> list[Song]:
+    """The study's songs a participant could not play: no file, no duration, or file gone."""
+    silent = list(
+        Song.objects.filter(study=study)
+        .filter(Q(audio="") | Q(duration_seconds__isnull=True) | Q(duration_seconds__lte=0))
+        .order_by("external_id")
+    )
+    for song in songs_playable(study=study).order_by("external_id"):
+        if not song.audio.storage.exists(song.audio.name):
+            silent.append(song)
+    return silent
