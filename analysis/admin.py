@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django_celery_results.models import TaskResult
 
 from analysis.jobs import job_request
@@ -43,19 +44,86 @@ def _with_task_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
     )
 
 
+# How the admin names Celery's states: what happened, in a researcher's words.
+STATE_WORDS = {
+    "PENDING": "queued, waiting for a worker",
+    "RECEIVED": "queued, waiting for a worker",
+    "STARTED": "running",
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "RETRY": "failed, will retry",
+    "REVOKED": "cancelled",
+}
+# Result keys worth showing, with their labels; ids are left out.
+COUNT_LABELS = {
+    "cells": "cells",
+    "checked": "participants checked",
+    "excluded": "excluded",
+    "version": "snapshot version",
+    "rows": "rows",
+    "ratings": "ratings",
+}
+
+
 def _describe(run: JobRun) -> str:
     if not run.state and run.queued_at is None:  # type: ignore[attr-defined]
         return "waiting for the broker"  # the sweeper sends it once Redis answers
-    state = run.state or "QUEUED"  # type: ignore[attr-defined]
+    state = run.state or "PENDING"  # type: ignore[attr-defined]
     if state == "PROGRESS":
-        percent = json.loads(run.result or "{}").get("percent", 0)  # type: ignore[attr-defined]
+        percent = _result(run).get("percent", 0)
         return f"running, {percent:.0f}%"
-    return state.lower()
+    return STATE_WORDS.get(state, state.lower())
+
+
+def _result(run: JobRun) -> dict[str, Any]:
+    try:
+        value = json.loads(run.result or "{}")  # type: ignore[attr-defined]
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _counts(run: JobRun) -> str:
+    result = _result(run)
+    if run.state != "SUCCESS":  # type: ignore[attr-defined]
+        return ""
+    return ", ".join(
+        f"{label}: {result[key]:,}" if isinstance(result[key], int) else f"{label}: {result[key]}"
+        for key, label in COUNT_LABELS.items()
+        if key in result
+    )
+
+
+def _error_line(run: JobRun) -> str:
+    """The last line of a failed job's traceback: the exception and its message."""
+    traceback = (run.traceback or "").strip()  # type: ignore[attr-defined]
+    return traceback.splitlines()[-1] if traceback else ""
+
+
+def _duration(run: JobRun) -> str:
+    """How long the job ran; before a worker reports its start, how long it has waited."""
+    started, done = run.started, run.done  # type: ignore[attr-defined]
+    if done:
+        seconds = (done - (started or run.requested_at)).total_seconds()
+        return f"{max(seconds, 0):.1f} s"
+    if started:
+        return f"running for {(timezone.now() - started).total_seconds():.0f} s"
+    return f"waiting for {(timezone.now() - run.requested_at).total_seconds():.0f} s"
 
 
 @admin.register(JobRun)
 class JobRunAdmin(StudyScopedAdmin):
-    list_display = ["kind", "study", "requested_by", "requested_at", "status", "duration", "error"]
+    list_display = [
+        "kind",
+        "study",
+        "requested_by",
+        "requested_at",
+        "status",
+        "progress",
+        "duration",
+        "counts",
+        "error",
+    ]
     list_filter = ["kind", "study"]
     list_select_related = ["study", "requested_by"]
     readonly_fields = ["study", "kind", "task_id", "requested_by", "requested_at", "queued_at"]
@@ -73,22 +141,71 @@ class JobRunAdmin(StudyScopedAdmin):
     def status(self, run: JobRun) -> str:
         return _describe(run)
 
+    @admin.display(description="Progress")
+    def progress(self, run: JobRun) -> str:
+        state = run.state  # type: ignore[attr-defined]
+        percent = 100.0 if state == "SUCCESS" else _result(run).get("percent")
+        if percent is None:
+            return "–"
+        return format_html(
+            '<progress max="100" value="{}" aria-label="Progress">{}%</progress> {}%',
+            f"{percent:.0f}",
+            f"{percent:.0f}",
+            f"{percent:.0f}",
+        )
+
     @admin.display(description="Duration")
     def duration(self, run: JobRun) -> str:
-        started, done = run.started, run.done  # type: ignore[attr-defined]
-        return f"{(done - started).total_seconds():.1f} s" if started and done else "–"
+        return _duration(run)
+
+    @admin.display(description="Counts")
+    def counts(self, run: JobRun) -> str:
+        return _counts(run) or "–"
 
     @admin.display(description="Error")
     def error(self, run: JobRun) -> str:
-        traceback = run.traceback or ""  # type: ignore[attr-defined]
-        return traceback.strip().splitlines()[-1] if traceback.strip() else ""
+        return _error_line(run)
+
+
+def _outcome(job: JobRun, label: str, study: Any) -> tuple[str, int]:
+    """What the admin says after a job request: it ran (in-process) or it was queued."""
+    run = _with_task_state(JobRun.objects.filter(pk=job.pk)).get()
+    state = run.state  # type: ignore[attr-defined]
+    if state == "SUCCESS":
+        counts = _counts(run)
+        return (
+            f"{label} ran for “{study}”: succeeded{f' ({counts})' if counts else ''}.",
+            messages.SUCCESS,
+        )
+    if state == "FAILURE":
+        return (
+            f"{label} ran for “{study}” and failed: {_error_line(run) or 'see Job runs'}",
+            messages.ERROR,
+        )
+    if run.queued_at is None:
+        return (
+            f"{label} for “{study}” is recorded but not sent: the broker is unreachable; it "
+            "is sent as soon as it answers.",
+            messages.WARNING,
+        )
+    return (
+        f"{label} for “{study}” is queued for a worker: follow it under Job runs.",
+        messages.INFO,
+    )
 
 
 def _job_action(kind: str, label: str) -> Any:
     def action(modeladmin: StudyJobsAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for study in queryset:
-            job_request(study_id=study.pk, kind=kind, user=request.user)
-        modeladmin.message_user(request, f"{label}: queued for {queryset.count()} study(ies).")
+            try:
+                job = job_request(study_id=study.pk, kind=kind, user=request.user)
+            except Exception as error:
+                modeladmin.message_user(
+                    request, f"{label} ran for “{study}” and failed: {error}", messages.ERROR
+                )
+                continue
+            message, level = _outcome(job, label, study)
+            modeladmin.message_user(request, message, level)
 
     action.__name__ = f"run_{kind}"
     return admin.action(description=f"Run: {label}")(action)

@@ -218,3 +218,4 @@ class CurationTerm(Term):
     class Meta:
         proxy = True
         verbose_name = "term to curate"
+        verbose_name_plural = "terms to curate"

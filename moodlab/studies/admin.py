@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from modeltranslation.admin import TranslationAdmin
 
+from elicitation.term_import import terms_import
 from moodlab.studies import admin_views
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.csv_import import ImportFailed
@@ -27,10 +28,10 @@ from moodlab.studies.models import (
     StudyLocale,
     Term,
 )
-from moodlab.studies.preflight import plural
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.studies.services import study_add_reference_locales
 from moodlab.studies.song_import import AudioZip, songs_import
+from moodlab.wording import plural
 
 
 def _with_site_origin(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
@@ -263,7 +264,12 @@ class SongAdmin(StudyScopedAdmin):
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:studies_song_changelist"))
         studies = studies_visible_to(request.user)
-        form = SongImportForm(request.POST or None, request.FILES or None, studies=studies)
+        form = SongImportForm(
+            request.POST or None,
+            request.FILES or None,
+            studies=studies,
+            initial={"study": request.GET.get("study__id__exact")},
+        )
         report = None
         if request.method == "POST" and form.is_valid():
             try:
@@ -294,6 +300,7 @@ class SongAdmin(StudyScopedAdmin):
             "form": form,
             "report": report,
             "opts": self.model._meta,
+            "changelist_url": reverse("admin:studies_song_changelist"),
         }
         return TemplateResponse(request, "admin/studies/song/import.html", context)
 
@@ -306,6 +313,24 @@ class SongAdmin(StudyScopedAdmin):
         if not song.audio:
             return "—"
         return format_html('<audio controls preload="none" src="{}"></audio>', song.audio.url)
+
+
+class TermImportForm(forms.Form):
+    locale = forms.ModelChoiceField(
+        queryset=StudyLocale.objects.none(),
+        help_text="The study and locale whose rating terms the file holds.",
+    )
+    csv_file = forms.FileField(
+        label="Term list (CSV)",
+        help_text="Columns: label (or grouped_tag), gloss (or translation; the English "
+        "gloss), and optionally frequency, mean_rating, score. The best scored are selected.",
+    )
+
+    def __init__(self, *args: Any, studies: QuerySet[Study], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["locale"].queryset = StudyLocale.objects.filter(  # type: ignore[attr-defined]
+            study__in=studies
+        ).select_related("study")
 
 
 @admin.register(Term)
@@ -326,6 +351,49 @@ class TermAdmin(StudyScopedAdmin, TranslationAdmin):
     list_filter = ["locale__study", "locale__code", "is_selected", "is_excluded"]
     search_fields = ["label", "key"]
     list_select_related = ["locale__study"]
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="studies_term_import"
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """The admin path of `import_terms`: a study that skips elicitation brings its terms."""
+        changelist = reverse("admin:studies_term_changelist")
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(changelist)
+        studies = studies_visible_to(request.user)
+        form = TermImportForm(request.POST or None, request.FILES or None, studies=studies)
+        if study_id := request.GET.get("study__id__exact"):
+            form.fields["locale"].queryset = form.fields["locale"].queryset.filter(  # type: ignore[attr-defined]
+                study_id=study_id
+            )
+        report = None
+        if request.method == "POST" and form.is_valid():
+            locale = form.cleaned_data["locale"]
+            try:
+                report = terms_import(locale=locale, csv_source=form.cleaned_data["csv_file"])
+            except ImportFailed as failure:
+                report = failure.report
+                self.message_user(request, report.summary(), level=messages.ERROR)
+            else:
+                self.message_user(request, f"{locale.code} terms imported: {report.summary()}")
+                return HttpResponseRedirect(
+                    f"{changelist}?locale__study__id__exact={locale.study_id}"
+                    f"&locale__code__exact={locale.code}"
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import rating terms",
+            "form": form,
+            "report": report,
+            "opts": self.model._meta,
+            "changelist_url": changelist,
+        }
+        return TemplateResponse(request, "admin/studies/song/import.html", context)
 
     @admin.display(description="Term (locale's language)", ordering="key")
     def wording(self, term: Term) -> str:

@@ -132,7 +132,7 @@ def phase_view(
     change_url = reverse("admin:studies_study_change", args=[study.pk])
     if phase not in PHASE_ORDER or not modeladmin.has_change_permission(request, study):
         return HttpResponseRedirect(change_url)
-    form = PhaseMoveForm(request.POST or None)
+    form = PhaseMoveForm(request.POST if request.method == "POST" else None)
     preflight = phase_preflight(study=study, phase=phase)
     if request.method == "POST" and form.is_valid():
         if not form.cleaned_data["confirm"]:

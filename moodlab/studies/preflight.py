@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 
 from moodlab.studies.models import Participant, Song, Study, StudyLocale
 from moodlab.studies.selectors import songs_without_playable_audio
+from moodlab.wording import named, plural
 
 Level = Literal["blocker", "warning", "ok"]
 
@@ -38,8 +39,6 @@ FINAL: dict[str, list[str]] = {
         "Sessions still running can no longer submit.",
     ],
 }
-# Shown in full up to this many names; longer lists end with "and N more".
-MAX_NAMED = 8
 
 
 @dataclass(frozen=True)
@@ -96,16 +95,6 @@ class Preflight:
             ],
             "final": self.final,
         }
-
-
-def named(items: list[str]) -> str:
-    """A readable list: at most MAX_NAMED names, then how many more."""
-    shown = ", ".join(items[:MAX_NAMED])
-    return shown if len(items) <= MAX_NAMED else f"{shown} and {len(items) - MAX_NAMED} more"
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural_form or singular + 's')}"
 
 
 def phase_preflight(*, study: Study, phase: str) -> Preflight:
