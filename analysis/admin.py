@@ -29,6 +29,12 @@ from analysis.snapshots import snapshot_set_published
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 
 
+def _rule_title(name: str) -> str:
+    """A quality rule as researchers know it: its title, not its code."""
+    rule = RULES.get(name)
+    return rule.title if rule else name
+
+
 def _task_field(name: str) -> Subquery:
     return Subquery(TaskResult.objects.filter(task_id=OuterRef("task_id")).values(name)[:1])
 
@@ -260,7 +266,12 @@ class SnapshotAdmin(StudyScopedAdmin):
     list_display = ["study", "version", "status", "published", "created_at", "downloads"]
     list_filter = ["status", "published", "study"]
     list_select_related = ["study"]
-    readonly_fields = [f.name for f in Snapshot._meta.fields] + ["downloads"]
+    readonly_fields = [
+        *(f.name for f in Snapshot._meta.fields if f.name != "manifest"),
+        "downloads",
+        "manifest_summary",
+    ]
+    exclude = ["manifest"]
     actions = ["publish", "withdraw"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -268,6 +279,44 @@ class SnapshotAdmin(StudyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # snapshots are immutable; withdraw instead of deleting
+
+    @admin.display(description="Manifest")
+    def manifest_summary(self, snapshot: Snapshot) -> str:
+        """The manifest as a table of files (rows, checksum) and its other entries, not JSON."""
+        manifest = snapshot.manifest or {}
+        files = manifest.get("files", {})
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    name,
+                    f"{info.get('rows'):,}"
+                    if isinstance(info, dict) and isinstance(info.get("rows"), int)
+                    else "",
+                    (info.get("sha256", "") if isinstance(info, dict) else "")[:16],
+                )
+                for name, info in sorted(files.items())
+            ),
+        )
+        others = format_html_join(
+            "",
+            "<li>{}: {}</li>",
+            (
+                (
+                    key.replace("_", " "),
+                    value if not isinstance(value, (dict, list)) else f"{len(value)} entries",
+                )
+                for key, value in sorted(manifest.items())
+                if key != "files"
+            ),
+        )
+        return format_html(
+            '<table><thead><tr><th scope="col">File</th><th scope="col">Rows</th>'
+            '<th scope="col">SHA-256 (start)</th></tr></thead><tbody>{}</tbody></table><ul>{}</ul>',
+            rows,
+            others,
+        )
 
     @admin.display(description="Files")
     def downloads(self, snapshot: Snapshot) -> str:
@@ -341,20 +390,26 @@ class QualityRuleSettingForm(forms.ModelForm):
 @admin.register(QualityRuleSetting)
 class QualityRuleSettingAdmin(StudyScopedAdmin):
     form = QualityRuleSettingForm
-    list_display = ["study", "rule", "enabled", "params", "defaults"]
+    list_display = ["study", "rule_title", "enabled", "params", "defaults"]
     list_filter = ["study", "rule", "enabled"]
     list_select_related = ["study"]
+
+    @admin.display(description="Rule", ordering="rule")
+    def rule_title(self, setting: QualityRuleSetting) -> str:
+        return _rule_title(setting.rule)
 
     @admin.display(description="Default parameters")
     def defaults(self, setting: QualityRuleSetting) -> str:
         rule = RULES.get(setting.rule)
-        return json.dumps(rule.defaults) if rule else "unknown rule"
+        if rule is None:
+            return "unknown rule"
+        return ", ".join(f"{name} = {value:g}" for name, value in rule.defaults.items()) or "none"
 
 
 @admin.register(QualityResult)
 class QualityResultAdmin(StudyScopedAdmin):
     study_path = "run__study"
-    list_display = ["participant", "rule", "version", "passed", "value", "run"]
+    list_display = ["participant", "rule_title", "version", "passed", "rounded_value", "run"]
     list_filter = ["rule", "passed", "run__study"]
     list_select_related = ["participant", "run"]
     readonly_fields = [
@@ -373,6 +428,14 @@ class QualityResultAdmin(StudyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Rule", ordering="rule")
+    def rule_title(self, result: QualityResult) -> str:
+        return _rule_title(result.rule)
+
+    @admin.display(description="Value", ordering="value")
+    def rounded_value(self, result: QualityResult) -> str:
+        return "—" if result.value is None else f"{result.value:.3g}"
 
 
 class ExclusionOverrideForm(forms.ModelForm):
@@ -409,7 +472,7 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
         "study",
         "excluded",
         "rules_excluded",
-        "reasons",
+        "reasons_list",
         "run",
         "decided_at",
         "override",
@@ -422,7 +485,7 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
         "study",
         "excluded",
         "rules_excluded",
-        "reasons",
+        "reasons_list",
         "run",
         "decided_at",
         "overridden_by",
@@ -437,7 +500,23 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
 
     @admin.display(description="Failed rules")
     def rule_names(self, decision: ExclusionDecision) -> str:
-        return ", ".join(f"{r['rule']} v{r['version']}" for r in decision.reasons)
+        return "; ".join(_rule_title(reason["rule"]) for reason in decision.reasons) or "—"
+
+    @admin.display(description="Why excluded")
+    def reasons_list(self, decision: ExclusionDecision) -> str:
+        if not decision.reasons:
+            return "No rule failed."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} (rule version {})</li>",
+                (
+                    (reason.get("reason") or _rule_title(reason["rule"]), reason.get("version"))
+                    for reason in decision.reasons
+                ),
+            ),
+        )
 
     def save_model(
         self, request: HttpRequest, obj: ExclusionDecision, form: Any, change: bool

@@ -215,6 +215,7 @@ class CurationTermAdmin(StudyScopedAdmin):
     change_list_template = "admin/elicitation/curationterm/change_list.html"
     list_display = [
         "key",
+        "locale",
         "label_in_locale",
         "label_en",
         "frequency",
@@ -230,7 +231,7 @@ class CurationTermAdmin(StudyScopedAdmin):
     list_filter = ["locale__study", "locale__code", "is_selected", "is_excluded"]
     list_select_related = ["locale", "locale__study"]
     search_fields = ["key", "label"]
-    readonly_fields = ["locale", "key", "frequency", "mean_rating", "score", "merged_keys"]
+    readonly_fields = ["locale", "key", "frequency", "mean", "score_display", "merged_keys"]
     fields = ["locale", "key", "label_text", "gloss", *readonly_fields[2:]]
     actions = [
         "merge_selected",

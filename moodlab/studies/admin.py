@@ -167,6 +167,12 @@ class StudyAdmin(StudyScopedAdmin):
             *super().get_urls(),
         ]
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs["help_texts"] = {**admin_views.STUDY_HELP, **kwargs.get("help_texts", {})}
+        return super().get_form(request, obj, change, **kwargs)
+
     def change_view(
         self,
         request: HttpRequest,

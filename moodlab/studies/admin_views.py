@@ -175,3 +175,39 @@ def dashboard_data(modeladmin: ModelAdmin, request: HttpRequest, study_id: int) 
     """The charts' data; the dashboard page polls it, so the figures update by themselves."""
     study = get_object_or_404(studies_visible_to(request.user), pk=study_id)
     return JsonResponse(study_dashboard(study=study))
+
+
+# The study form's help, in a researcher's words (METHOD.md has the reasoning behind each).
+STUDY_HELP: dict[str, str] = {
+    "chains_per_song": "Independent chains of turns per song and locale.",
+    "max_turns_per_chain": "Turns after which a chain is complete.",
+    "turns_per_participant": "Songs each elicitation participant describes.",
+    "freeze_min_ratings": "Ratings a tag needs before it can freeze (stay for good).",
+    "freeze_min_mean": "Mean rating (1–5, flags as 0) a tag needs to freeze.",
+    "hide_flag_count": "Flags that hide a tag from later turns.",
+    "complete_frozen_tags": "Frozen tags that complete a chain early.",
+    "turn_timeout_seconds": "Time a participant holds a turn before it goes to someone else.",
+    "seconds_per_tag_rated": "Time budgeted per tag to rate, for the estimated duration.",
+    "seconds_per_new_tag": "Time budgeted per new tag, for the estimated duration.",
+    "max_tag_length": "Longest tag a participant may type, in characters.",
+    "max_tag_words": "Most words in one tag.",
+    "terms_per_locale": "Rating terms to select per locale in curation (the top N by score).",
+    "terms_per_participant": "Terms each rating participant sees, drawn from their locale's.",
+    "trials_per_participant": "Songs each rating participant rates.",
+    "repeat_trials": "Songs shown again at the end, to check consistency.",
+    "seconds_per_term": "Time budgeted per term in a trial, for the estimated duration.",
+    "adaptive_min_ratings": "Ratings a cell needs before adaptive stopping may retire it.",
+    "adaptive_max_standard_error": "Standard error of the mean under which a cell retires.",
+    "first_response_timeout_minutes": "A session with no answer by then times out.",
+    "inactivity_timeout_minutes": "A session silent this long times out.",
+    "session_timeout_minutes": "Longest a session may last.",
+    "require_recruiter_id": "Refuse entry links without the panel's participant id.",
+    "ask_consent": "Show the consent form first.",
+    "volume_calibration": "Let participants set a comfortable volume on a noise first.",
+    "headphone_check": "Screen out participants who fail the headphone test.",
+    "headphone_trials": "Sounds in the headphone test.",
+    "headphone_pass_count": "Correct answers needed to pass the headphone test.",
+    "vocabulary_check": "Screen out participants who do not know the language's words.",
+    "vocabulary_pass_ratio": "Share (0–1) of the vocabulary items to get right.",
+    "questionnaire": "Ask the short background questionnaire at the end.",
+}
