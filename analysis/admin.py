@@ -122,7 +122,6 @@ class JobRunAdmin(StudyScopedAdmin):
     list_display = [
         "kind",
         "study",
-        "requested_by",
         "requested_at",
         "status",
         "progress",
@@ -149,16 +148,8 @@ class JobRunAdmin(StudyScopedAdmin):
 
     @admin.display(description="Progress")
     def progress(self, run: JobRun) -> str:
-        state = run.state  # type: ignore[attr-defined]
-        percent = 100.0 if state == "SUCCESS" else _result(run).get("percent")
-        if percent is None:
-            return "–"
-        return format_html(
-            '<progress max="100" value="{}" aria-label="Progress">{}%</progress> {}%',
-            f"{percent:.0f}",
-            f"{percent:.0f}",
-            f"{percent:.0f}",
-        )
+        percent = 100.0 if run.state == "SUCCESS" else _result(run).get("percent")  # type: ignore[attr-defined]
+        return "–" if percent is None else f"{percent:.0f}%"
 
     @admin.display(description="Duration")
     def duration(self, run: JobRun) -> str:
@@ -223,6 +214,7 @@ class StudyJobsAdmin(StudyScopedAdmin):
 
     study_path = ""
     list_display = ["title", "slug", "phase", "aggregate", "quality", "export"]
+    search_fields = ["slug", "title"]
     actions = [_job_action(kind.value, str(kind.label)) for kind in JobRun.Kind]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -349,6 +341,9 @@ class SnapshotAdmin(StudyScopedAdmin):
                 self.message_user(
                     request, f"{snapshot}: {' '.join(error.messages)}", messages.ERROR
                 )
+            else:
+                done = "published to everyone" if value else "withdrawn from publication"
+                self.message_user(request, f"{snapshot}: {done}.")
 
     @admin.action(description="Publish to everyone")
     def publish(self, request: HttpRequest, queryset: QuerySet[Snapshot]) -> None:

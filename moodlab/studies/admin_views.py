@@ -92,6 +92,10 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
             f"{counts.completed} of {counts.participants} completed",
         ),
         HubLink(
+            "Rating participants (exclude with a reason)",
+            reverse("admin:rating_ratingparticipant_changelist") + by_study,
+        ),
+        HubLink(
             "Dashboard (live charts)", reverse("admin:studies_study_dashboard", args=[study.pk])
         ),
         HubLink("Rating progress (table)", reverse("admin:rating_progress", args=[study.pk])),
@@ -100,14 +104,19 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
             reverse("admin:analysis_qualityrulesetting_changelist") + by_study,
         ),
         HubLink("Exclusions", reverse("admin:analysis_exclusiondecision_changelist") + by_study),
-        HubLink(
-            "Run jobs", reverse("admin:analysis_studyjobs_changelist") + f"?id__exact={study.pk}"
-        ),
+        HubLink("Run jobs", reverse("admin:analysis_studyjobs_changelist") + f"?q={study.slug}"),
         HubLink("Job runs", reverse("admin:analysis_jobrun_changelist") + by_study),
         HubLink("Snapshots", reverse("admin:analysis_snapshot_changelist") + by_study),
         HubLink(
             "Analyses",
             reverse("admin:crosscultural_crossculturalanalysis_changelist") + by_study,
+        ),
+        HubLink(
+            "Run the cross-cultural analysis",
+            reverse("admin:crosscultural_analysis_run") + f"?study={study.pk}",
+        ),
+        HubLink(
+            "Analysis report", reverse("admin:crosscultural_analysis_report", args=[study.slug])
         ),
         HubLink("Terms (all locales)", reverse("admin:studies_term_changelist") + by_locale_study),
     ]
