@@ -96,7 +96,9 @@ class ChainAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
             response = HttpResponse(content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{study.slug}-chains.csv"'
             write_safe_csv(
-                chain_export_rows(study=study), fieldnames=CHAIN_EXPORT_COLUMNS, out=response
+                chain_export_rows(study=study),
+                fieldnames=CHAIN_EXPORT_COLUMNS,
+                out=response,  # type: ignore[arg-type]  # a file-like object with write()
             )
             return response
         context = {
@@ -305,8 +307,9 @@ class CurationTermAdmin(StudyScopedAdmin):
             self.run(
                 request,
                 partial(terms_select_top, locale=locale),
-                f"{locale.code}: the top {locale.study.terms_per_locale} by score selected "
-                "(or all there were). Choose another number on the study's curation page.",
+                f"Terms of {locale.code}: the top {locale.study.terms_per_locale} by score "
+                "selected (or all there were). Choose another number on the study's curation "
+                "page.",
             )
 
     @admin.action(description="Recompute these terms' locales from the chains")

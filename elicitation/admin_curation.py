@@ -102,7 +102,8 @@ def _apply(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLocale) ->
         elif action == "recompute":
             terms = terms_recompute(locale=locale)
             modeladmin.message_user(
-                request, f"{locale.code}: {plural(len(terms), 'term')} recomputed from the chains."
+                request,
+                f"Terms of {locale.code}: {plural(len(terms), 'term')} recomputed from the chains.",
             )
         elif action == "select_top":
             _select_top(modeladmin, request, locale)
@@ -146,7 +147,7 @@ def _save_labels(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLoca
             term_rename(term=term, label=label, gloss=gloss)
             changed += 1
     modeladmin.message_user(
-        request, f"{locale.code}: {plural(changed, 'term')} renamed or glossed."
+        request, f"Terms of {locale.code}: {plural(changed, 'term')} renamed or glossed."
     )
 
 
@@ -156,7 +157,7 @@ def _select_top(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLocal
         raise ValidationError("Enter how many terms to select, as a whole number.")
     asked = int(raw)
     selected = terms_select_top(locale=locale, count=asked)
-    message = f"{locale.code}: the top {plural(len(selected), 'term')} by score selected"
+    message = f"Terms of {locale.code}: the top {plural(len(selected), 'term')} by score selected"
     if len(selected) < asked:
         message += f" — only {len(selected)} were there, not {asked}"
     wanted = locale.study.terms_per_locale

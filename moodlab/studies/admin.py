@@ -386,7 +386,7 @@ class TermAdmin(StudyScopedAdmin, TranslationAdmin):
                 report = failure.report
                 self.message_user(request, report.summary(), level=messages.ERROR)
             else:
-                self.message_user(request, f"{locale.code} terms imported: {report.summary()}")
+                self.message_user(request, f"Terms imported into {locale.code}: {report.summary()}")
                 return HttpResponseRedirect(
                     f"{changelist}?locale__study__id__exact={locale.study_id}"
                     f"&locale__code__exact={locale.code}"

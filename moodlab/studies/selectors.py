@@ -45,6 +45,6 @@ def songs_without_playable_audio(*, study: Study) -> list[Song]:
         .order_by("external_id")
     )
     for song in songs_playable(study=study).order_by("external_id"):
-        if not song.audio.storage.exists(song.audio.name):
+        if not song.audio.storage.exists(song.audio.name or ""):
             silent.append(song)
     return silent

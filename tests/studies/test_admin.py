@@ -287,3 +287,22 @@ def test_the_study_page_shows_each_active_locales_entry_link_ready_to_copy(
     assert html.count(f'value="{prolific_link}"') == 2  # the study's list and the locale's row
     assert html.count(f'value="{lucid_link}"') == 2
     assert html.count("/study/lullabies/fr-FR/") == 1  # inactive: only on its own row
+
+
+def test_terms_are_imported_from_the_admin_with_a_per_row_report(admin_client_for, superuser):
+    study = build_study(locales=("ko-KR",), phase="draft")
+    locale = study.locales.get()
+    client = admin_client_for(superuser)
+    url = reverse("admin:studies_term_import")
+    bad = SimpleUploadedFile("terms.csv", "label,gloss\n슬픈,sad\n,calm\n".encode(), "text/csv")
+    page = client.post(url, {"locale": locale.pk, "csv_file": bad}).content.decode()
+    assert "Nothing imported: 1 problem found." in page and "is empty" in page
+    good = SimpleUploadedFile("terms.csv", "label,gloss\n슬픈,sad\n".encode(), "text/csv")
+    response = client.post(url, {"locale": locale.pk, "csv_file": good}, follow=True)
+    assert "Terms imported into ko-KR: 1 created" in response.content.decode()
+    assert locale.terms.get(label_ko="슬픈").label_en == "sad"
+
+
+def test_the_admin_has_no_view_site_link_to_a_missing_page(admin_client_for, superuser):
+    index = admin_client_for(superuser).get(reverse("admin:index")).content.decode()
+    assert "View site" not in index
