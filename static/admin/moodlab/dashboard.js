@@ -104,18 +104,19 @@
   function heatmap(coverage, target, direction) {
     const { terms, songs, values } = coverage;
     if (!terms.length || !songs.length) return emptyNote("No songs or no selected terms yet.");
-    const cell = Math.max(3, Math.min(14, Math.floor(380 / songs.length)));
-    const label = 110, W = label + songs.length * cell + 4, H = terms.length * 12 + 20;
+    const cell = Math.max(3, Math.min(14, Math.floor(400 / songs.length)));
+    const rowH = 18, label = 130;
+    const W = label + songs.length * cell + 4, H = terms.length * rowH + 24;
     const root = svg(W, H, "Song × term coverage");
-    const rowH = 12;
+    // In right-to-left text the anchor's "start" is the right edge, next to the cells.
+    const anchor = direction === "rtl" ? "start" : "end";
     terms.forEach((term, t) => {
-      const node = text(root, label - 4, t * rowH + 10, term, { "text-anchor": "end", direction: direction });
-      node.setAttribute("unicode-bidi", "plaintext");
+      text(root, label - 6, t * rowH + 13, term, { "text-anchor": anchor, direction: direction });
       songs.forEach((song, s) => {
         const v = values[s][t];
         const share = Math.min(1, v / target);
         const rect = el("rect", {
-          x: label + s * cell, y: t * rowH, width: cell - 0.5, height: rowH - 1,
+          x: label + s * cell, y: t * rowH + 1, width: Math.max(cell - 0.5, 1), height: rowH - 2,
           fill: v === 0 ? "#eee" : `rgba(65, 118, 144, ${0.2 + 0.8 * share})`,
         }, root);
         const title = el("title", {}, rect);
@@ -147,9 +148,9 @@
     return root;
   }
 
-  function figure(title, content) {
+  function figure(title, content, wide) {
     const box = document.createElement("figure");
-    box.className = "moodlab-chart";
+    box.className = wide ? "moodlab-chart moodlab-chart-wide" : "moodlab-chart";
     const heading = document.createElement("h3");
     heading.textContent = title;
     box.appendChild(heading);
@@ -171,7 +172,7 @@
       charts.appendChild(figure("Participants over time", participantsChart(locale.participants)));
       charts.appendChild(figure(`Ratings per cell (target ${data.target})`, histogramChart(locale.ratings_per_cell, data.target)));
       charts.appendChild(figure("Chains filling", chainsChart(locale.chains)));
-      charts.appendChild(figure("Coverage: ratings per song × term", heatmap(locale.coverage, data.target, locale.direction)));
+      charts.appendChild(figure("Coverage: ratings per song × term", heatmap(locale.coverage, data.target, locale.direction), true));
       card.appendChild(charts);
       container.appendChild(card);
     }
