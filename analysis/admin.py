@@ -277,15 +277,21 @@ class SnapshotAdmin(StudyScopedAdmin):
         """The manifest as a table of files (rows, checksum) and its other entries, not JSON."""
         manifest = snapshot.manifest or {}
         files = manifest.get("files", {})
+        tables = manifest.get("tables", {})
+
+        def rows_of(name: str) -> str:
+            table = tables.get(name.rsplit(".", 1)[0])
+            rows = table.get("rows") if isinstance(table, dict) else None
+            return f"{rows:,}" if isinstance(rows, int) else ""
+
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             (
                 (
                     name,
-                    f"{info.get('rows'):,}"
-                    if isinstance(info, dict) and isinstance(info.get("rows"), int)
-                    else "",
+                    rows_of(name),
+                    f"{info.get('bytes', 0):,}" if isinstance(info, dict) else "",
                     (info.get("sha256", "") if isinstance(info, dict) else "")[:16],
                 )
                 for name, info in sorted(files.items())
@@ -300,11 +306,12 @@ class SnapshotAdmin(StudyScopedAdmin):
                     value if not isinstance(value, (dict, list)) else f"{len(value)} entries",
                 )
                 for key, value in sorted(manifest.items())
-                if key != "files"
+                if key not in ("files", "tables")
             ),
         )
         return format_html(
             '<table><thead><tr><th scope="col">File</th><th scope="col">Rows</th>'
+            '<th scope="col">Bytes</th>'
             '<th scope="col">SHA-256 (start)</th></tr></thead><tbody>{}</tbody></table><ul>{}</ul>',
             rows,
             others,

@@ -358,6 +358,11 @@ class TermAdmin(StudyScopedAdmin, TranslationAdmin):
     search_fields = ["label", "key"]
     list_select_related = ["locale__study"]
 
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        """Off the index: researchers reach terms through each study's curation page and
+        term import ("Terms to curate" lists every study's); the URLs stay."""
+        return {}
+
     def get_urls(self) -> list[Any]:
         return [
             path(
