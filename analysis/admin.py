@@ -119,16 +119,8 @@ def _duration(run: JobRun) -> str:
 
 @admin.register(JobRun)
 class JobRunAdmin(StudyScopedAdmin):
-    list_display = [
-        "kind",
-        "study",
-        "requested_at",
-        "status",
-        "progress",
-        "duration",
-        "counts",
-        "error",
-    ]
+    # Progress shows in the status while a job runs ("running, 45%"); a failure's error too.
+    list_display = ["kind", "study", "requested_at", "status", "duration", "counts"]
     list_filter = ["kind", "study"]
     list_select_related = ["study", "requested_by"]
     readonly_fields = ["study", "kind", "task_id", "requested_by", "requested_at", "queued_at"]
@@ -144,12 +136,8 @@ class JobRunAdmin(StudyScopedAdmin):
 
     @admin.display(description="Status")
     def status(self, run: JobRun) -> str:
-        return _describe(run)
-
-    @admin.display(description="Progress")
-    def progress(self, run: JobRun) -> str:
-        percent = 100.0 if run.state == "SUCCESS" else _result(run).get("percent")  # type: ignore[attr-defined]
-        return "–" if percent is None else f"{percent:.0f}%"
+        error = _error_line(run)
+        return f"{_describe(run)}: {error}" if error else _describe(run)
 
     @admin.display(description="Duration")
     def duration(self, run: JobRun) -> str:
@@ -158,10 +146,6 @@ class JobRunAdmin(StudyScopedAdmin):
     @admin.display(description="Counts")
     def counts(self, run: JobRun) -> str:
         return _counts(run) or "–"
-
-    @admin.display(description="Error")
-    def error(self, run: JobRun) -> str:
-        return _error_line(run)
 
 
 def _outcome(job: JobRun, label: str, study: Any) -> tuple[str, int]:
@@ -255,7 +239,7 @@ class StudyJobsAdmin(StudyScopedAdmin):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(StudyScopedAdmin):
-    list_display = ["study", "version", "status", "published", "created_at", "downloads"]
+    list_display = ["study", "version", "status", "published", "created_at", "file_count"]
     list_filter = ["status", "published", "study"]
     list_select_related = ["study"]
     readonly_fields = [
@@ -271,6 +255,12 @@ class SnapshotAdmin(StudyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # snapshots are immutable; withdraw instead of deleting
+
+    @admin.display(description="Files")
+    def file_count(self, snapshot: Snapshot) -> str:
+        """The list says how many; the snapshot's page links each file."""
+        files = (snapshot.manifest or {}).get("files", {})
+        return f"{len(files) + 1} files" if snapshot.status == Snapshot.Status.COMPLETE else "–"
 
     @admin.display(description="Manifest")
     def manifest_summary(self, snapshot: Snapshot) -> str:

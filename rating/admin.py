@@ -134,7 +134,7 @@ class ExcludeForm(forms.Form):
 
 @admin.register(RatingParticipant)
 class RatingParticipantAdmin(StudyScopedAdmin):
-    list_display = ["public_id", "study", "locale", "status", "trial_count", "started_at"]
+    list_display = ["public_id", "locale", "status", "trial_count", "started_at"]
     list_filter = ["study", "locale__code", "status"]
     list_select_related = ["study", "locale"]
     search_fields = ["public_id"]

@@ -243,15 +243,7 @@ class SongImportForm(forms.Form):
 
 @admin.register(Song)
 class SongAdmin(StudyScopedAdmin):
-    list_display = [
-        "external_id",
-        "title",
-        "artist",
-        "country",
-        "study",
-        "duration_seconds",
-        "has_audio",
-    ]
+    list_display = ["external_id", "title", "artist", "country", "study", "audio_state"]
     list_filter = ["study", "country"]
     search_fields = ["external_id", "title", "artist"]
     list_select_related = ["study"]
@@ -310,9 +302,12 @@ class SongAdmin(StudyScopedAdmin):
         }
         return TemplateResponse(request, "admin/studies/song/import.html", context)
 
-    @admin.display(boolean=True, description="Audio")
-    def has_audio(self, song: Song) -> bool:
-        return bool(song.audio)
+    @admin.display(description="Audio", ordering="duration_seconds")
+    def audio_state(self, song: Song) -> str:
+        """Playable audio as the phase pre-flight counts it: a file with a known duration."""
+        if not song.audio or not song.duration_seconds:
+            return "missing"
+        return f"{song.duration_seconds:.1f} s"
 
     @admin.display(description="Listen")
     def audio_player(self, song: Song) -> str:

@@ -65,7 +65,9 @@ class Screens:
             """() => {
                 const content = document.querySelector('#content') || document.body;
                 const changelist = document.querySelector('#changelist');
+                const results = document.querySelector('#changelist .results');
                 return {
+                    clipped: results ? results.scrollWidth > results.clientWidth + 1 : false,
                     scroll: document.documentElement.scrollWidth,
                     viewport: document.documentElement.clientWidth,
                     content: content.getBoundingClientRect().width,
@@ -79,6 +81,7 @@ class Screens:
         assert layout["scroll"] <= layout["viewport"], f"{name} scrolls sideways: {layout}"
         assert layout["content"] > min_width, f"{name} has a squeezed content area: {layout}"
         assert layout["changelist"] is None or layout["changelist"] > 600, f"{name}: {layout}"
+        assert not layout["clipped"], f"{name}: the list is wider than its column: {layout}"
 
 
 def songs_csv(rows: str, *, bad_row: bool) -> bytes:
