@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django_celery_results.models import TaskResult
 
 from analysis.jobs import job_request
@@ -29,6 +30,12 @@ from analysis.snapshots import snapshot_set_published
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 
 
+def _rule_title(name: str) -> str:
+    """A quality rule as researchers know it: its title, not its code."""
+    rule = RULES.get(name)
+    return rule.title if rule else name
+
+
 def _task_field(name: str) -> Subquery:
     return Subquery(TaskResult.objects.filter(task_id=OuterRef("task_id")).values(name)[:1])
 
@@ -44,22 +51,80 @@ def _with_task_state(runs: QuerySet[JobRun]) -> QuerySet[JobRun]:
     )
 
 
+# How the admin names Celery's states: what happened, in a researcher's words.
+STATE_WORDS = {
+    "PENDING": "queued, waiting for a worker",
+    "RECEIVED": "queued, waiting for a worker",
+    "STARTED": "running",
+    "SUCCESS": "succeeded",
+    "FAILURE": "failed",
+    "RETRY": "failed, will retry",
+    "REVOKED": "cancelled",
+}
+# Result keys worth showing, with their labels; ids are left out.
+COUNT_LABELS = {
+    "cells": "cells",
+    "checked": "participants checked",
+    "excluded": "excluded",
+    "version": "snapshot version",
+    "rows": "rows",
+    "ratings": "ratings",
+}
+
+
 def _describe(run: JobRun) -> str:
     if run.outcome and run.outcome != JobOutcome.SUCCEEDED:
         # Finished without an error but with nothing useful (or too much excluded): say why.
         return f"{run.get_outcome_display().lower()}: {' '.join(run.problems)}"
     if not run.state and run.queued_at is None:  # type: ignore[attr-defined]
         return "waiting for the broker"  # the sweeper sends it once Redis answers
-    state = run.state or "QUEUED"  # type: ignore[attr-defined]
+    state = run.state or "PENDING"  # type: ignore[attr-defined]
     if state == "PROGRESS":
-        percent = json.loads(run.result or "{}").get("percent", 0)  # type: ignore[attr-defined]
+        percent = _result(run).get("percent", 0)
         return f"running, {percent:.0f}%"
-    return state.lower()
+    return STATE_WORDS.get(state, state.lower())
+
+
+def _result(run: JobRun) -> dict[str, Any]:
+    try:
+        value = json.loads(run.result or "{}")  # type: ignore[attr-defined]
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _counts(run: JobRun) -> str:
+    result = _result(run)
+    if run.state != "SUCCESS":  # type: ignore[attr-defined]
+        return ""
+    return ", ".join(
+        f"{label}: {result[key]:,}" if isinstance(result[key], int) else f"{label}: {result[key]}"
+        for key, label in COUNT_LABELS.items()
+        if key in result
+    )
+
+
+def _error_line(run: JobRun) -> str:
+    """The last line of a failed job's traceback: the exception and its message."""
+    traceback = (run.traceback or "").strip()  # type: ignore[attr-defined]
+    return traceback.splitlines()[-1] if traceback else ""
+
+
+def _duration(run: JobRun) -> str:
+    """How long the job ran; before a worker reports its start, how long it has waited."""
+    started, done = run.started, run.done  # type: ignore[attr-defined]
+    if done:
+        seconds = (done - (started or run.requested_at)).total_seconds()
+        return f"{max(seconds, 0):.1f} s"
+    if started:
+        return f"running for {(timezone.now() - started).total_seconds():.0f} s"
+    return f"waiting for {(timezone.now() - run.requested_at).total_seconds():.0f} s"
 
 
 @admin.register(JobRun)
 class JobRunAdmin(StudyScopedAdmin):
-    list_display = ["kind", "study", "requested_by", "requested_at", "status", "duration", "error"]
+    # Progress shows in the status while a job runs ("running, 45%"); a failure's error too.
+    list_display = ["kind", "study", "requested_at", "status", "duration", "counts"]
     list_filter = ["kind", "study"]
     list_select_related = ["study", "requested_by"]
     readonly_fields = ["study", "kind", "task_id", "requested_by", "requested_at", "queued_at"]
@@ -75,30 +140,61 @@ class JobRunAdmin(StudyScopedAdmin):
 
     @admin.display(description="Status")
     def status(self, run: JobRun) -> str:
-        return _describe(run)
+        error = _error_line(run)
+        return f"{_describe(run)}: {error}" if error else _describe(run)
 
     @admin.display(description="Duration")
     def duration(self, run: JobRun) -> str:
-        started, done = run.started, run.done  # type: ignore[attr-defined]
-        return f"{(done - started).total_seconds():.1f} s" if started and done else "–"
+        return _duration(run)
 
-    @admin.display(description="Error")
-    def error(self, run: JobRun) -> str:
-        traceback = run.traceback or ""  # type: ignore[attr-defined]
-        return traceback.strip().splitlines()[-1] if traceback.strip() else ""
+    @admin.display(description="Counts")
+    def counts(self, run: JobRun) -> str:
+        return _counts(run) or "–"
+
+
+def _outcome(job: JobRun, label: str, study: Any) -> tuple[str, int]:
+    """What the admin says after a job request: it ran (in-process) or it was queued."""
+    run = _with_task_state(JobRun.objects.filter(pk=job.pk)).get()
+    state = run.state  # type: ignore[attr-defined]
+    if state == "SUCCESS" and run.outcome and run.outcome != JobOutcome.SUCCEEDED:
+        # Finished without an error but with nothing useful (or too much excluded): say why.
+        level = messages.ERROR if run.outcome == JobOutcome.FAILED else messages.WARNING
+        return f"{label} ran for “{study}”: {_describe(run)}", level
+    if state == "SUCCESS":
+        counts = _counts(run)
+        return (
+            f"{label} ran for “{study}”: succeeded{f' ({counts})' if counts else ''}.",
+            messages.SUCCESS,
+        )
+    if state == "FAILURE":
+        return (
+            f"{label} ran for “{study}” and failed: {_error_line(run) or 'see Job runs'}",
+            messages.ERROR,
+        )
+    if run.queued_at is None:
+        return (
+            f"{label} for “{study}” is recorded but not sent: the broker is unreachable; it "
+            "is sent as soon as it answers.",
+            messages.WARNING,
+        )
+    return (
+        f"{label} for “{study}” is queued for a worker: follow it under Job runs.",
+        messages.INFO,
+    )
 
 
 def _job_action(kind: str, label: str) -> Any:
     def action(modeladmin: StudyJobsAdmin, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        jobs = [job_request(study_id=s.pk, kind=kind, user=request.user) for s in queryset]
-        modeladmin.message_user(request, f"{label}: queued for {len(jobs)} study(ies).")
-        # Without a broker (the embedded default) the jobs have run by now: say how.
-        finished = JobRun.objects.filter(pk__in=[job.pk for job in jobs]).exclude(outcome="")
-        for job in finished.exclude(outcome=JobOutcome.SUCCEEDED).select_related("study"):
-            level = messages.ERROR if job.outcome == JobOutcome.FAILED else messages.WARNING
-            modeladmin.message_user(
-                request, f"{label}, {job.study.slug}: {_describe(job)}", level=level
-            )
+        for study in queryset:
+            try:
+                job = job_request(study_id=study.pk, kind=kind, user=request.user)
+            except Exception as error:
+                modeladmin.message_user(
+                    request, f"{label} ran for “{study}” and failed: {error}", messages.ERROR
+                )
+                continue
+            message, level = _outcome(job, label, study)
+            modeladmin.message_user(request, message, level)
 
     action.__name__ = f"run_{kind}"
     return admin.action(description=f"Run: {label}")(action)
@@ -110,6 +206,7 @@ class StudyJobsAdmin(StudyScopedAdmin):
 
     study_path = ""
     list_display = ["title", "slug", "phase", "aggregate", "quality", "export"]
+    search_fields = ["slug", "title"]
     actions = [_job_action(kind.value, str(kind.label)) for kind in JobRun.Kind]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
@@ -150,10 +247,15 @@ class StudyJobsAdmin(StudyScopedAdmin):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(StudyScopedAdmin):
-    list_display = ["study", "version", "status", "published", "created_at", "downloads"]
+    list_display = ["study", "version", "status", "published", "created_at", "file_count"]
     list_filter = ["status", "published", "study"]
     list_select_related = ["study"]
-    readonly_fields = [f.name for f in Snapshot._meta.fields] + ["downloads"]
+    readonly_fields = [
+        *(f.name for f in Snapshot._meta.fields if f.name != "manifest"),
+        "downloads",
+        "manifest_summary",
+    ]
+    exclude = ["manifest"]
     actions = ["publish", "withdraw"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -161,6 +263,57 @@ class SnapshotAdmin(StudyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # snapshots are immutable; withdraw instead of deleting
+
+    @admin.display(description="Files")
+    def file_count(self, snapshot: Snapshot) -> str:
+        """The list says how many; the snapshot's page links each file."""
+        files = (snapshot.manifest or {}).get("files", {})
+        return f"{len(files) + 1} files" if snapshot.status == Snapshot.Status.COMPLETE else "–"
+
+    @admin.display(description="Manifest")
+    def manifest_summary(self, snapshot: Snapshot) -> str:
+        """The manifest as a table of files (rows, checksum) and its other entries, not JSON."""
+        manifest = snapshot.manifest or {}
+        files = manifest.get("files", {})
+        tables = manifest.get("tables", {})
+
+        def rows_of(name: str) -> str:
+            table = tables.get(name.rsplit(".", 1)[0])
+            rows = table.get("rows") if isinstance(table, dict) else None
+            return f"{rows:,}" if isinstance(rows, int) else ""
+
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    name,
+                    rows_of(name),
+                    f"{info.get('bytes', 0):,}" if isinstance(info, dict) else "",
+                    (info.get("sha256", "") if isinstance(info, dict) else "")[:16],
+                )
+                for name, info in sorted(files.items())
+            ),
+        )
+        others = format_html_join(
+            "",
+            "<li>{}: {}</li>",
+            (
+                (
+                    key.replace("_", " "),
+                    value if not isinstance(value, (dict, list)) else f"{len(value)} entries",
+                )
+                for key, value in sorted(manifest.items())
+                if key not in ("files", "tables")
+            ),
+        )
+        return format_html(
+            '<table><thead><tr><th scope="col">File</th><th scope="col">Rows</th>'
+            '<th scope="col">Bytes</th>'
+            '<th scope="col">SHA-256 (start)</th></tr></thead><tbody>{}</tbody></table><ul>{}</ul>',
+            rows,
+            others,
+        )
 
     @admin.display(description="Files")
     def downloads(self, snapshot: Snapshot) -> str:
@@ -193,6 +346,9 @@ class SnapshotAdmin(StudyScopedAdmin):
                 self.message_user(
                     request, f"{snapshot}: {' '.join(error.messages)}", messages.ERROR
                 )
+            else:
+                done = "published to everyone" if value else "withdrawn from publication"
+                self.message_user(request, f"{snapshot}: {done}.")
 
     @admin.action(description="Publish to everyone")
     def publish(self, request: HttpRequest, queryset: QuerySet[Snapshot]) -> None:
@@ -234,20 +390,26 @@ class QualityRuleSettingForm(forms.ModelForm):
 @admin.register(QualityRuleSetting)
 class QualityRuleSettingAdmin(StudyScopedAdmin):
     form = QualityRuleSettingForm
-    list_display = ["study", "rule", "enabled", "params", "defaults"]
+    list_display = ["study", "rule_title", "enabled", "params", "defaults"]
     list_filter = ["study", "rule", "enabled"]
     list_select_related = ["study"]
+
+    @admin.display(description="Rule", ordering="rule")
+    def rule_title(self, setting: QualityRuleSetting) -> str:
+        return _rule_title(setting.rule)
 
     @admin.display(description="Default parameters")
     def defaults(self, setting: QualityRuleSetting) -> str:
         rule = RULES.get(setting.rule)
-        return json.dumps(rule.defaults) if rule else "unknown rule"
+        if rule is None:
+            return "unknown rule"
+        return ", ".join(f"{name} = {value:g}" for name, value in rule.defaults.items()) or "none"
 
 
 @admin.register(QualityResult)
 class QualityResultAdmin(StudyScopedAdmin):
     study_path = "run__study"
-    list_display = ["participant", "rule", "version", "passed", "value", "run"]
+    list_display = ["participant", "rule_title", "version", "passed", "rounded_value", "run"]
     list_filter = ["rule", "passed", "run__study"]
     list_select_related = ["participant", "run"]
     readonly_fields = [
@@ -266,6 +428,14 @@ class QualityResultAdmin(StudyScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="Rule", ordering="rule")
+    def rule_title(self, result: QualityResult) -> str:
+        return _rule_title(result.rule)
+
+    @admin.display(description="Value", ordering="value")
+    def rounded_value(self, result: QualityResult) -> str:
+        return "—" if result.value is None else f"{result.value:.3g}"
 
 
 class ExclusionOverrideForm(forms.ModelForm):
@@ -302,7 +472,7 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
         "study",
         "excluded",
         "rules_excluded",
-        "reasons",
+        "reasons_list",
         "run",
         "decided_at",
         "override",
@@ -315,7 +485,7 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
         "study",
         "excluded",
         "rules_excluded",
-        "reasons",
+        "reasons_list",
         "run",
         "decided_at",
         "overridden_by",
@@ -330,7 +500,23 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
 
     @admin.display(description="Failed rules")
     def rule_names(self, decision: ExclusionDecision) -> str:
-        return ", ".join(f"{r['rule']} v{r['version']}" for r in decision.reasons)
+        return "; ".join(_rule_title(reason["rule"]) for reason in decision.reasons) or "—"
+
+    @admin.display(description="Why excluded")
+    def reasons_list(self, decision: ExclusionDecision) -> str:
+        if not decision.reasons:
+            return "No rule failed."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} (rule version {})</li>",
+                (
+                    (reason.get("reason") or _rule_title(reason["rule"]), reason.get("version"))
+                    for reason in decision.reasons
+                ),
+            ),
+        )
 
     def save_model(
         self, request: HttpRequest, obj: ExclusionDecision, form: Any, change: bool

@@ -82,7 +82,7 @@ class QualityRun(models.Model):
         get_latest_by = "started_at"
 
     def __str__(self) -> str:
-        return f"quality run {self.pk} of {self.study_id}"
+        return f"quality check of {self.started_at:%Y-%m-%d %H:%M} (run {self.pk})"
 
 
 class QualityResult(models.Model):

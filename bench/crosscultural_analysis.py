@@ -43,7 +43,7 @@ from analysis.crosscultural.services import (  # noqa: E402
 )
 from elicitation.term_import import terms_import  # noqa: E402
 from moodlab.simulation import MoodModel  # noqa: E402
-from moodlab.studies.demo import DEMO_DATA, demo_song_rows  # noqa: E402
+from moodlab.studies.demo import DEMO_DATA, ShortClips, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Participant, Study, StudyLocale, Term  # noqa: E402
 from moodlab.studies.services import study_add_reference_locales, study_set_phase  # noqa: E402
 from moodlab.studies.song_import import songs_import  # noqa: E402
@@ -66,8 +66,9 @@ def load() -> None:
         terms_import(
             locale=locale, csv_source=(DEMO_DATA / f"terms_{locale.language}.csv").read_bytes()
         )
-    songs_import(study=study, csv_source=demo_song_rows(SONGS_PER_COUNTRY))
-    study = study_set_phase(study=study, phase=Study.Phase.RATING)
+    rows = demo_song_rows(SONGS_PER_COUNTRY)
+    songs_import(study=study, csv_source=rows, audio=ShortClips.for_rows(rows))
+    study = study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
     rng = np.random.default_rng(0)
     songs = list(study.songs.order_by("pk").values_list("pk", "external_id"))
     song_ids = np.array([pk for pk, _ in songs])

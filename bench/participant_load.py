@@ -54,7 +54,7 @@ from django.db.models import Count  # noqa: E402
 
 from bench.load_urls import FLOOR_TABLE  # noqa: E402
 from elicitation.term_import import terms_import  # noqa: E402
-from moodlab.studies.demo import DEMO_DATA, demo_song_rows  # noqa: E402
+from moodlab.studies.demo import DEMO_DATA, ShortClips, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Participant, Study  # noqa: E402
 from moodlab.studies.services import study_add_locale, study_set_phase  # noqa: E402
 from moodlab.studies.song_import import songs_import  # noqa: E402
@@ -80,8 +80,9 @@ def build_study(*, songs_per_country: int, trials: int) -> Study:
     )
     locale = study_add_locale(study=study, code="en-US")
     terms_import(locale=locale, csv_source=(DEMO_DATA / "terms_en.csv").read_bytes())
-    songs_import(study=study, csv_source=demo_song_rows(songs_per_country))
-    return study_set_phase(study=study, phase=Study.Phase.RATING)
+    rows = demo_song_rows(songs_per_country)
+    songs_import(study=study, csv_source=rows, audio=ShortClips.for_rows(rows))
+    return study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
 
 
 def delete_study(study: Study) -> None:

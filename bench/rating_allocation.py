@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from elicitation.term_import import terms_import  # noqa: E402
-from moodlab.studies.demo import DEMO_DATA, demo_song_rows  # noqa: E402
+from moodlab.studies.demo import DEMO_DATA, ShortClips, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Participant, Study  # noqa: E402
 from moodlab.studies.services import study_add_locale, study_set_phase  # noqa: E402
 from moodlab.studies.song_import import songs_import  # noqa: E402
@@ -43,8 +43,9 @@ def build_study() -> Study:
     )
     locale = study_add_locale(study=study, code="en-US")
     terms_import(locale=locale, csv_source=(DEMO_DATA / "terms_en.csv").read_bytes())
-    songs_import(study=study, csv_source=demo_song_rows(20))
-    study = study_set_phase(study=study, phase=Study.Phase.RATING)
+    rows = demo_song_rows(20)
+    songs_import(study=study, csv_source=rows, audio=ShortClips.for_rows(rows))
+    study = study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
     rng = np.random.default_rng(0)
     Cell.objects.bulk_create(
         Cell(

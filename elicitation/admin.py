@@ -12,9 +12,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
+from elicitation.admin_curation import curation_view
 from elicitation.curation import (
     label_field_of,
     term_rename,
@@ -25,9 +27,11 @@ from elicitation.curation import (
     terms_recompute,
     terms_select_top,
 )
+from elicitation.export import CHAIN_EXPORT_COLUMNS, chain_export_rows
 from elicitation.models import Chain, ChainTag, CurationTerm
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
-from moodlab.studies.models import StudyLocale, Term
+from moodlab.studies.csv_safety import write_safe_csv
+from moodlab.studies.models import Study, StudyLocale, Term
 from moodlab.studies.selectors import studies_visible_to
 
 
@@ -47,6 +51,7 @@ class ChainAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     """Chain monitoring: read-only, since chains change only through participants' turns."""
 
     list_display = ["__str__", "study", "status", "progress", "tag_list", "held_until"]
+    change_list_template = "admin/elicitation/chain/change_list.html"
     list_filter = ["status", "locale__code", "study"]
     list_select_related = ["study", "locale", "song"]
     search_fields = ["song__external_id", "song__title"]
@@ -62,20 +67,107 @@ class ChainAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
         "held_until",
         "created_at",
         "completed_at",
+        "timeline",
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Chain]:
         return super().get_queryset(request).prefetch_related("tags")
 
-    @admin.display(description="turns")
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="elicitation_chain_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The admin path of `export_chains`: one row per tag per turn, as CSV."""
+        studies = studies_visible_to(request.user).order_by("title")
+        form = ChainExportForm(
+            request.GET if "study" in request.GET else None,
+            studies=studies,
+            initial={"study": request.GET.get("study__id__exact")},
+        )
+        if form.is_valid():
+            study = form.cleaned_data["study"]
+            response = HttpResponse(content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{study.slug}-chains.csv"'
+            write_safe_csv(
+                chain_export_rows(study=study),
+                fieldnames=CHAIN_EXPORT_COLUMNS,
+                out=response,  # type: ignore[arg-type]  # a file-like object with write()
+            )
+            return response
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Export chains (CSV)",
+            "intro": "One row per tag per turn of every submitted turn, as the reference "
+            "release has it; participants appear by their public id only.",
+            "form": form,
+            "opts": self.model._meta,
+            "changelist_url": reverse("admin:elicitation_chain_changelist"),
+            "submit_label": "Download CSV",
+            "method": "get",
+        }
+        return TemplateResponse(request, "admin/elicitation/chain/export.html", context)
+
+    @admin.display(description="turns done")
     def progress(self, chain: Chain) -> str:
-        return f"{chain.turns_done} / {chain.study.max_turns_per_chain}"
+        return f"{chain.turns_done} of {chain.study.max_turns_per_chain} turns"
+
+    @admin.display(description="Turns, in order")
+    def timeline(self, chain: Chain) -> str:
+        """Each turn: when, whose, how long, the tags rated and the tags added."""
+        turns = chain.turns.select_related("participant").prefetch_related(
+            "ratings__chain_tag", "additions"
+        )
+        items = []
+        for turn in turns.order_by("index", "started_at"):
+            rated = ", ".join(
+                f"{r.chain_tag.text} {'flagged' if r.flagged else f'{r.value}★'}"
+                for r in turn.ratings.all()
+            )
+            added = ", ".join(addition.text for addition in turn.additions.all())
+            took = (
+                f", {(turn.submitted_at - turn.started_at).total_seconds():.0f} s"
+                if turn.submitted_at
+                else ""
+            )
+            items.append(
+                (
+                    f"Turn {turn.index + 1} · {turn.get_status_display()}{took} · "
+                    f"{turn.started_at:%Y-%m-%d %H:%M:%S}",
+                    rated or "—",
+                    added or "—",
+                )
+            )
+        if not items:
+            return "No turn yet."
+        return format_html(
+            '<ol class="moodlab-timeline">{}</ol>',
+            format_html_join(
+                "",
+                "<li><strong>{}</strong><br>Rated: {}<br>Added: {}</li>",
+                items,
+            ),
+        )
 
     @admin.display(description="tags")
     def tag_list(self, chain: Chain) -> str:
         return format_html_join(
             ", ", "<span title='{}'>{}</span>", ((t.state, t.text) for t in chain.tags.all())
         )
+
+
+class ChainExportForm(forms.Form):
+    study = forms.ModelChoiceField(queryset=Study.objects.none())
+
+    def __init__(self, *args: Any, studies: QuerySet[Study], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["study"].queryset = studies  # type: ignore[attr-defined]
 
 
 class CurationTermForm(forms.ModelForm):
@@ -125,6 +217,7 @@ class CurationTermAdmin(StudyScopedAdmin):
     change_list_template = "admin/elicitation/curationterm/change_list.html"
     list_display = [
         "key",
+        "locale",
         "label_in_locale",
         "label_en",
         "frequency",
@@ -140,7 +233,7 @@ class CurationTermAdmin(StudyScopedAdmin):
     list_filter = ["locale__study", "locale__code", "is_selected", "is_excluded"]
     list_select_related = ["locale", "locale__study"]
     search_fields = ["key", "label"]
-    readonly_fields = ["locale", "key", "frequency", "mean_rating", "score", "merged_keys"]
+    readonly_fields = ["locale", "key", "frequency", "mean", "score_display", "merged_keys"]
     fields = ["locale", "key", "label_text", "gloss", *readonly_fields[2:]]
     actions = [
         "merge_selected",
@@ -203,7 +296,7 @@ class CurationTermAdmin(StudyScopedAdmin):
     )
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
         terms = list(queryset.select_related("locale"))
-        self.run(request, partial(terms_merge, terms=terms), f"Merged {len(terms)} terms.")
+        self.run(request, partial(terms_merge, terms=terms), f"{len(terms)} terms merged.")
 
     @admin.action(
         description="Split the selected terms into their merged keys", permissions=["change"]
@@ -220,7 +313,9 @@ class CurationTermAdmin(StudyScopedAdmin):
             self.run(
                 request,
                 partial(terms_select_top, locale=locale),
-                f"{locale.code}: top {locale.study.terms_per_locale} selected.",
+                f"Terms of {locale.code}: the top {locale.study.terms_per_locale} by score "
+                "selected (or all there were). Choose another number on the study's curation "
+                "page.",
             )
 
     @admin.action(
@@ -238,6 +333,11 @@ class CurationTermAdmin(StudyScopedAdmin):
 
     def get_urls(self) -> list[Any]:
         return [
+            path(
+                "study/<int:study_id>/",
+                self.admin_site.admin_view(partial(curation_view, self)),
+                name="elicitation_curationterm_study",
+            ),
             path(
                 "recompute/<int:locale_id>/",
                 self.admin_site.admin_view(self.recompute_view),
@@ -265,8 +365,6 @@ class CurationTermAdmin(StudyScopedAdmin):
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        locales = StudyLocale.objects.filter(
-            study__in=studies_visible_to(request.user)
-        ).select_related("study")
-        context = {**(extra_context or {}), "curation_locales": locales}
+        studies = studies_visible_to(request.user).order_by("title")
+        context = {**(extra_context or {}), "curation_studies": studies}
         return super().changelist_view(request, extra_context=context)

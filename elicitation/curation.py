@@ -56,7 +56,7 @@ def label_field_of(locale: StudyLocale) -> str:
     return f"label_{locale.language if locale.language in TRANSLATED_LANGUAGES else 'en'}"
 
 
-def _key_groups(locale: StudyLocale) -> dict[str, _Group]:
+def key_groups(locale: StudyLocale) -> dict[str, _Group]:
     """Per grouping key: occurrences across chains, rating sums (flags as 0), chains, songs."""
     groups: dict[str, _Group] = defaultdict(_Group)
     rows = ChainTag.objects.filter(locale=locale).values_list(
@@ -89,7 +89,7 @@ def terms_recompute(*, locale: StudyLocale) -> list[Term]:
     chain produced (imported ones) are left as they are.
     """
     locale = _lock_unfrozen(locale)
-    groups = _key_groups(locale)
+    groups = key_groups(locale)
     label_field = label_field_of(locale)
     terms = {term.key: term for term in locale.terms.all()}
     aliases = dict(TermAlias.objects.filter(locale=locale).values_list("key", "term_id"))
@@ -146,6 +146,55 @@ def terms_merge(*, terms: Sequence[Term], into: Term | None = None) -> Term:
     terms_recompute(locale=locale)
     into.refresh_from_db()
     return into
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    """A merge and its effect on the surviving term, for the researcher to read."""
+
+    term: Term
+    merged: list[str]
+    score_before: float
+    rank_before: int | None
+
+    def describe(self) -> str:
+        rank = (
+            f"; rank {self.rank_before} → {self.term.rank}"
+            if self.rank_before and self.term.rank and self.rank_before != self.term.rank
+            else ""
+        )
+        return (
+            f"Merged {', '.join(self.merged)} into “{self.term.label}”: score "
+            f"{self.score_before:.1f} → {self.term.score:.1f}{rank}. Select the top terms "
+            "again to rank by the new scores."
+        )
+
+
+@transaction.atomic
+def terms_merge_by_ids(
+    *, locale: StudyLocale, term_ids: Sequence[int], into_id: int | None = None
+) -> MergeOutcome:
+    """Merge terms named by id, as the admin's curation page and the API send them.
+
+    The checks both need live here: every id is a term of this locale, and the term merged
+    into is one of them.
+    """
+    terms = list(locale.terms.select_related("locale").filter(pk__in=term_ids))
+    if len(terms) != len(set(term_ids)):
+        raise ValidationError({"terms": "Unknown term ids for this locale."})
+    into = next((term for term in terms if term.pk == into_id), None)
+    if into_id is not None and into is None:
+        raise ValidationError({"into": "Merge into one of the listed terms."})
+    target = into or (max(terms, key=lambda term: (term.score, -term.pk)) if terms else None)
+    score_before = target.score if target else 0.0
+    rank_before = target.rank if target else None
+    merged = terms_merge(terms=terms, into=target)
+    return MergeOutcome(
+        term=merged,
+        merged=[term.key for term in terms if term.pk != merged.pk],
+        score_before=score_before,
+        rank_before=rank_before,
+    )
 
 
 @transaction.atomic

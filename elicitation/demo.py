@@ -31,5 +31,5 @@ def demo_elicitation_study_create(*, songs_per_country: int = 1) -> Study:
         turns_per_participant=10,
     )
     if study.phase == Study.Phase.DRAFT:
-        study = study_set_phase(study=study, phase=Study.Phase.ELICITATION)
+        study = study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
     return study

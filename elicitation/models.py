@@ -23,7 +23,7 @@ class Chain(models.Model):
     locale = models.ForeignKey(StudyLocale, on_delete=models.CASCADE, related_name="chains")
     song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="chains")
     index = models.PositiveSmallIntegerField(
-        default=0, help_text="Which of the song's chains_per_song chains in this locale."
+        default=0, help_text="Which of the song's chains in this locale (0 is the first)."
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     turns_done = models.PositiveSmallIntegerField(default=0)
@@ -220,3 +220,4 @@ class CurationTerm(Term):
     class Meta:
         proxy = True
         verbose_name = "term to curate"
+        verbose_name_plural = "terms to curate"

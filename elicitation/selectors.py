@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db.models import Count, Min, Q
 
-from elicitation.models import ChainTag, Turn
+from elicitation.curation import key_groups
+from elicitation.models import ChainTag, TermAlias, Turn
 from elicitation.normalization import prefix_keys
 from moodlab.studies.models import Participant, StudyLocale
 from moodlab.studies.song_audio import song_audio_url
@@ -68,3 +69,30 @@ def tags_autocomplete(
         .order_by("-chains", "key")[:limit]
     )
     return [dict(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class KeyShare:
+    """One grouping key merged into a term, and what it adds to the term's score."""
+
+    key: str
+    frequency: int
+    score: float
+
+
+def curation_key_shares(*, locale: StudyLocale) -> dict[int, list[KeyShare]]:
+    """Per term id: the keys merged into it, biggest contribution first.
+
+    The curation page shows them beside each term, so a merge's effect on the score is
+    visible before and after it.
+    """
+    groups = key_groups(locale)
+    shares: dict[int, list[KeyShare]] = {}
+    for key, term_id in TermAlias.objects.filter(locale=locale).values_list("key", "term_id"):
+        group = groups.get(key)
+        shares.setdefault(term_id, []).append(
+            KeyShare(key, group.frequency if group else 0, group.score if group else 0.0)
+        )
+    for keys in shares.values():
+        keys.sort(key=lambda share: (-share.score, share.key))
+    return shares

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from moodlab import media
 from moodlab.health import healthz
 from moodlab.studies import pages
+from moodlab.studies.admin_scoping import platform_apps_for_superusers_only
 
 api_v1 = [
     path("", include("moodlab.studies.api.urls")),
@@ -17,6 +18,8 @@ api_v1 = [
 admin.site.site_header = "MoodLab administration"
 admin.site.site_title = "MoodLab"
 admin.site.index_title = "Studies, participants and data"
+admin.site.site_url = None  # no public home page: a "View site" link would answer 404
+platform_apps_for_superusers_only(admin.site)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

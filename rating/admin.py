@@ -19,10 +19,11 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from analysis.models import ExclusionDecision
-from analysis.quality import exclusion_override
+from analysis.quality import RULES, exclusion_override
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
 from moodlab.studies.models import Participant
 from moodlab.studies.selectors import studies_visible_to
+from moodlab.wording import plural
 from rating.models import Rating, RatingParticipant, Trial
 from rating.selectors import study_progress
 
@@ -133,7 +134,7 @@ class ExcludeForm(forms.Form):
 
 @admin.register(RatingParticipant)
 class RatingParticipantAdmin(StudyScopedAdmin):
-    list_display = ["public_id", "study", "locale", "status", "trial_count", "started_at"]
+    list_display = ["public_id", "locale", "status", "trial_count", "started_at"]
     list_filter = ["study", "locale__code", "status"]
     list_select_related = ["study", "locale"]
     search_fields = ["public_id"]
@@ -177,7 +178,10 @@ class RatingParticipantAdmin(StudyScopedAdmin):
                 f"{decision.override_reason} (by {decision.overridden_by}, "
                 f"{decision.overridden_at:%Y-%m-%d})"
             )
-        return "quality rules: " + ", ".join(reason["rule"] for reason in decision.reasons)
+        return "quality rules: " + "; ".join(
+            RULES[reason["rule"]].title if reason["rule"] in RULES else reason["rule"]
+            for reason in decision.reasons
+        )
 
     @admin.action(description="Exclude from the data (with a reason)")
     def exclude_participants(
@@ -200,7 +204,7 @@ class RatingParticipantAdmin(StudyScopedAdmin):
                     )
                 else:
                     excluded += 1
-            self.message_user(request, f"Excluded {excluded} participant(s).")
+            self.message_user(request, f"{plural(excluded, 'participant')} excluded.")
             return None
         return TemplateResponse(
             request,

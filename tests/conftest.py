@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from elicitation.term_import import terms_import
-from moodlab.studies.demo import demo_song_rows
+from moodlab.studies.demo import ShortClips, demo_song_rows
 from moodlab.studies.models import Study
 from moodlab.studies.services import study_add_locale, study_set_phase
 from moodlab.studies.song_import import AudioSource, songs_import
@@ -85,12 +85,16 @@ def build_study(
     songs_per_country: int = 1,
     phase: str = "rating",
     audio: AudioSource | None = None,
+    with_audio: bool = True,
     **params,
 ) -> Study:
     """A study built through the real services: GlobalMood songs and term lists.
 
     `songs_per_country=1` gives 59 songs; phase "rating" freezes the imported terms. Songs
-    have no audio unless an `audio` source is given.
+    get short synthesised clips unless another `audio` source is given, so the phase
+    pre-flight passes as it would for a real study; `with_audio=False` leaves them silent,
+    which only a draft study may be. The pre-flight's warnings (no panel links) are
+    confirmed, as a researcher would.
     """
     study = StudyFactory(**params)
     for code in locales:
@@ -98,9 +102,12 @@ def build_study(
         terms_import(
             locale=locale, csv_source=(GLOBALMOOD / f"terms_{locale.language}.csv").read_bytes()
         )
-    songs_import(study=study, csv_source=demo_song_rows(songs_per_country), audio=audio)
+    rows = demo_song_rows(songs_per_country)
+    if audio is None and with_audio:
+        audio = ShortClips.for_rows(rows)
+    songs_import(study=study, csv_source=rows, audio=audio)
     if phase != Study.Phase.DRAFT:
-        study = study_set_phase(study=study, phase=phase)
+        study = study_set_phase(study=study, phase=phase, confirm=True)
     return study
 
 

@@ -149,10 +149,7 @@ class CrossCulturalAnalysisAdmin(StudyScopedAdmin):
                 for field, problems in error.message_dict.items():
                     form.add_error(field if field in form.fields else None, problems)
             else:
-                self.message_user(request, f"Analysis {analysis.pk} queued.")
-                return HttpResponseRedirect(
-                    reverse("admin:crosscultural_crossculturalanalysis_changelist")
-                )
+                return self._started(request, analysis)
         context = {
             **self.admin_site.each_context(request),
             "title": "Run a cross-cultural analysis",
@@ -160,6 +157,30 @@ class CrossCulturalAnalysisAdmin(StudyScopedAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/crosscultural/run.html", context)
+
+    def _started(self, request: HttpRequest, analysis: CrossCulturalAnalysis) -> HttpResponse:
+        """Say what happened: an in-process run has already finished; a worker's is queued."""
+        analysis.refresh_from_db()
+        Status = CrossCulturalAnalysis.Status  # noqa: N806 - a local alias of the choices
+        if analysis.status == Status.SUCCEEDED:
+            self.message_user(request, f"The analysis of “{analysis.study}” ran and succeeded.")
+            return HttpResponseRedirect(
+                reverse("admin:crosscultural_analysis_report", args=[analysis.study.slug])
+            )
+        if analysis.status == Status.FAILED:
+            last_line = (analysis.error.strip().splitlines() or ["no message"])[-1]
+            self.message_user(
+                request,
+                f"The analysis of “{analysis.study}” ran and failed: {last_line}",
+                messages.ERROR,
+            )
+        else:
+            self.message_user(
+                request,
+                f"The analysis of “{analysis.study}” is queued for a worker; its progress shows "
+                "below.",
+            )
+        return HttpResponseRedirect(reverse("admin:crosscultural_crossculturalanalysis_changelist"))
 
     def report_view(self, request: HttpRequest, study_slug: str) -> HttpResponse:
         """A study's report: its latest finished run, or the run ``?analysis=`` names."""

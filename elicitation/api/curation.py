@@ -18,7 +18,7 @@ from elicitation.curation import (
     term_set_excluded,
     term_set_selected,
     term_split,
-    terms_merge,
+    terms_merge_by_ids,
     terms_recompute,
     terms_select_top,
 )
@@ -129,14 +129,10 @@ class TermsMergeApi(CurationApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        locale = self.locale()
-        terms = list(locale.terms.select_related("locale").filter(pk__in=data["terms"]))
-        if len(terms) != len(set(data["terms"])):
-            raise serializers.ValidationError({"terms": ["Unknown term ids for this locale."]})
-        into = next((term for term in terms if term.pk == data.get("into")), None)
-        if "into" in data and into is None:
-            raise serializers.ValidationError({"into": ["Merge into one of the listed terms."]})
-        merged = terms_merge(terms=terms, into=into)
+        outcome = terms_merge_by_ids(
+            locale=self.locale(), term_ids=data["terms"], into_id=data.get("into")
+        )
+        merged = outcome.term
         return Response(TermOutputSerializer(merged).data)
 
 

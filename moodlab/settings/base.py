@@ -294,6 +294,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ParticipantStatusEnum": "moodlab.studies.models.Participant.Status",
         "ParticipantPhaseEnum": "moodlab.studies.models.Participant.Phase",
+        "StudyPhaseEnum": "moodlab.studies.models.Study.Phase",
         "SnapshotStatusEnum": "analysis.models.Snapshot.Status",
         "AnalysisStatusEnum": "analysis.crosscultural.models.CrossCulturalAnalysis.Status",
     },

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import zipfile
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import CharField, Count, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -13,6 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from modeltranslation.admin import TranslationAdmin
 
+from elicitation.term_import import terms_import
+from moodlab.studies import admin_views
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.entry_links import entry_link
@@ -27,7 +29,7 @@ from moodlab.studies.models import (
     Term,
 )
 from moodlab.studies.selectors import song_queryset_with_audio_failures, studies_visible_to
-from moodlab.studies.services import study_add_reference_locales, study_set_phase
+from moodlab.studies.services import study_add_reference_locales
 from moodlab.studies.song_audio import (
     song_audio_probe,
     song_audio_store,
@@ -35,6 +37,7 @@ from moodlab.studies.song_audio import (
     study_audio_redeliver,
 )
 from moodlab.studies.song_import import AudioZip, songs_import
+from moodlab.wording import plural
 
 
 def _with_site_origin(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
@@ -78,22 +81,6 @@ class StudyLocaleInline(admin.StackedInline):
         return _copyable(entry_link(locale, origin=locale.site_origin))  # type: ignore[attr-defined]
 
 
-def _phase_action(phase: str, label: str) -> Any:
-    def action(modeladmin: StudyAdmin, request: HttpRequest, queryset: QuerySet[Study]) -> None:
-        for study in queryset:
-            try:
-                study_set_phase(study=study, phase=phase)
-            except ValidationError as error:
-                modeladmin.message_user(
-                    request, f"{study}: {' '.join(error.messages)}", level=messages.ERROR
-                )
-            else:
-                modeladmin.message_user(request, f"{study}: now in {label.lower()}.")
-
-    action.__name__ = f"move_to_{phase}"
-    return admin.action(description=f"Move to phase: {label}")(action)
-
-
 @admin.register(Study)
 class StudyAdmin(StudyScopedAdmin):
     study_path = ""
@@ -104,14 +91,9 @@ class StudyAdmin(StudyScopedAdmin):
     filter_horizontal = ["researchers"]
     readonly_fields = ["phase", "entry_links", "created_at", "updated_at"]
     inlines = [StudyLocaleInline]
-    actions = [
-        "add_reference_locales",
-        *[
-            _phase_action(phase.value, str(phase.label))
-            for phase in Study.Phase
-            if phase != "draft"
-        ],
-    ]
+    # Phase moves are buttons of the study page's stepper, each through its pre-flight page.
+    actions = ["add_reference_locales"]
+    change_form_template = "admin/studies/study/change_form.html"
     fieldsets = [
         (
             None,
@@ -183,6 +165,48 @@ class StudyAdmin(StudyScopedAdmin):
             request,
         )
 
+    def get_urls(self) -> list[Any]:
+        def view(function: Any) -> Any:
+            return self.admin_site.admin_view(partial(function, self))
+
+        return [
+            path(
+                "<int:study_id>/phase/<str:phase>/",
+                view(admin_views.phase_view),
+                name="studies_study_phase",
+            ),
+            path(
+                "<int:study_id>/dashboard/",
+                view(admin_views.dashboard_view),
+                name="studies_study_dashboard",
+            ),
+            path(
+                "<int:study_id>/dashboard.json",
+                view(admin_views.dashboard_data),
+                name="studies_study_dashboard_data",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        kwargs["help_texts"] = {**admin_views.STUDY_HELP, **kwargs.get("help_texts", {})}
+        return super().get_form(request, obj, change, **kwargs)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        study = self.get_object(request, object_id)
+        hub = admin_views.hub_context(study) if study is not None else {}
+        return super().change_view(
+            request, object_id, form_url, extra_context={**(extra_context or {}), **hub}
+        )
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
@@ -216,7 +240,9 @@ class StudyAdmin(StudyScopedAdmin):
     def add_reference_locales(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
             study_add_reference_locales(study=study)
-        self.message_user(request, f"Reference locales added to {queryset.count()} study(ies).")
+        self.message_user(
+            request, f"Reference locales added to {plural(queryset.count(), 'study', 'studies')}."
+        )
 
 
 class SongImportForm(forms.Form):
@@ -277,8 +303,7 @@ class SongAdmin(StudyScopedAdmin):
         "artist",
         "country",
         "study",
-        "duration_seconds",
-        "has_audio",
+        "audio_state",
         "audio_failures",
     ]
     list_filter = ["study", "country"]
@@ -312,7 +337,12 @@ class SongAdmin(StudyScopedAdmin):
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:studies_song_changelist"))
         studies = studies_visible_to(request.user)
-        form = SongImportForm(request.POST or None, request.FILES or None, studies=studies)
+        form = SongImportForm(
+            request.POST or None,
+            request.FILES or None,
+            studies=studies,
+            initial={"study": request.GET.get("study__id__exact")},
+        )
         report = None
         if request.method == "POST" and form.is_valid():
             try:
@@ -343,6 +373,7 @@ class SongAdmin(StudyScopedAdmin):
             "form": form,
             "report": report,
             "opts": self.model._meta,
+            "changelist_url": reverse("admin:studies_song_changelist"),
         }
         return TemplateResponse(request, "admin/studies/song/import.html", context)
 
@@ -354,9 +385,12 @@ class SongAdmin(StudyScopedAdmin):
         """Trials and turns where this clip failed to load twice in a participant's browser."""
         return song.audio_failures  # type: ignore[attr-defined]
 
-    @admin.display(boolean=True, description="Audio")
-    def has_audio(self, song: Song) -> bool:
-        return bool(song.audio)
+    @admin.display(description="Audio", ordering="duration_seconds")
+    def audio_state(self, song: Song) -> str:
+        """Playable audio as the phase pre-flight counts it: a file with a known duration."""
+        if not song.audio or not song.duration_seconds:
+            return "missing"
+        return f"{song.duration_seconds:.1f} s"
 
     @admin.display(description="Listen")
     def audio_player(self, song: Song) -> str:
@@ -364,6 +398,24 @@ class SongAdmin(StudyScopedAdmin):
         if url is None:
             return "—"
         return format_html('<audio controls preload="none" src="{}"></audio>', url)
+
+
+class TermImportForm(forms.Form):
+    locale = forms.ModelChoiceField(
+        queryset=StudyLocale.objects.none(),
+        help_text="The study and locale whose rating terms the file holds.",
+    )
+    csv_file = forms.FileField(
+        label="Term list (CSV)",
+        help_text="Columns: label (or grouped_tag), gloss (or translation; the English "
+        "gloss), and optionally frequency, mean_rating, score. The best scored are selected.",
+    )
+
+    def __init__(self, *args: Any, studies: QuerySet[Study], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["locale"].queryset = StudyLocale.objects.filter(  # type: ignore[attr-defined]
+            study__in=studies
+        ).select_related("study")
 
 
 @admin.register(Term)
@@ -384,6 +436,54 @@ class TermAdmin(StudyScopedAdmin, TranslationAdmin):
     list_filter = ["locale__study", "locale__code", "is_selected", "is_excluded"]
     search_fields = ["label", "key"]
     list_select_related = ["locale__study"]
+
+    def get_model_perms(self, request: HttpRequest) -> dict[str, bool]:
+        """Off the index: researchers reach terms through each study's curation page and
+        term import ("Terms to curate" lists every study's); the URLs stay."""
+        return {}
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="studies_term_import"
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """The admin path of `import_terms`: a study that skips elicitation brings its terms."""
+        changelist = reverse("admin:studies_term_changelist")
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(changelist)
+        studies = studies_visible_to(request.user)
+        form = TermImportForm(request.POST or None, request.FILES or None, studies=studies)
+        if study_id := request.GET.get("study__id__exact"):
+            form.fields["locale"].queryset = form.fields["locale"].queryset.filter(  # type: ignore[attr-defined]
+                study_id=study_id
+            )
+        report = None
+        if request.method == "POST" and form.is_valid():
+            locale = form.cleaned_data["locale"]
+            try:
+                report = terms_import(locale=locale, csv_source=form.cleaned_data["csv_file"])
+            except ImportFailed as failure:
+                report = failure.report
+                self.message_user(request, report.summary(), level=messages.ERROR)
+            else:
+                self.message_user(request, f"Terms imported into {locale.code}: {report.summary()}")
+                return HttpResponseRedirect(
+                    f"{changelist}?locale__study__id__exact={locale.study_id}"
+                    f"&locale__code__exact={locale.code}"
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import rating terms",
+            "form": form,
+            "report": report,
+            "opts": self.model._meta,
+            "changelist_url": changelist,
+        }
+        return TemplateResponse(request, "admin/studies/song/import.html", context)
 
     @admin.display(description="Term (locale's language)", ordering="key")
     def wording(self, term: Term) -> str:

@@ -178,3 +178,21 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Apps that run the platform rather than a study: login lockouts, task results, schedules.
+PLATFORM_APPS = {"axes", "django_celery_beat", "django_celery_results"}
+
+
+def _superuser_only(request: HttpRequest, obj: Any = None) -> bool:
+    return bool(request.user.is_superuser)
+
+
+def platform_apps_for_superusers_only(site: admin.AdminSite) -> None:
+    """Keep the platform's own apps off a researcher's index (and out of reach): superusers
+    operate them."""
+    for model, model_admin in site._registry.items():
+        if model._meta.app_label in PLATFORM_APPS:
+            model_admin.has_module_permission = _superuser_only  # type: ignore[method-assign]
+            model_admin.has_view_permission = _superuser_only  # type: ignore[method-assign]
+            model_admin.has_change_permission = _superuser_only  # type: ignore[method-assign]

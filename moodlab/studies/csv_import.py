@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO
 
+from moodlab.wording import plural
+
 MAX_IMPORT_ROWS = 100_000
 
 
@@ -44,7 +46,7 @@ class ImportReport:
 
     def summary(self) -> str:
         if not self.ok:
-            return f"Nothing imported: {len(self.errors)} problem(s) found."
+            return f"Nothing imported: {plural(len(self.errors), 'problem')} found."
         return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged."
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from moodlab.studies.models import Participant, Song, Study, participant_token_hash
@@ -50,3 +50,25 @@ def song_queryset_with_audio_failures(songs: QuerySet[Song]) -> QuerySet[Song]:
         return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
     return songs.annotate(audio_failures=failures(Trial) + failures(Turn))
+
+
+def songs_playable(*, study: Study) -> QuerySet[Song]:
+    """What "playable" means, in one place: an audio file with a known duration above zero.
+
+    The database can say that much; `songs_without_playable_audio` also asks the storage
+    whether each file is really there.
+    """
+    return Song.objects.filter(study=study, duration_seconds__gt=0).exclude(audio="")
+
+
+def songs_without_playable_audio(*, study: Study) -> list[Song]:
+    """The study's songs a participant could not play: no file, no duration, or file gone."""
+    silent = list(
+        Song.objects.filter(study=study)
+        .filter(Q(audio="") | Q(duration_seconds__isnull=True) | Q(duration_seconds__lte=0))
+        .order_by("external_id")
+    )
+    for song in songs_playable(study=study).order_by("external_id"):
+        if not song.audio.storage.exists(song.audio.name or ""):
+            silent.append(song)
+    return silent

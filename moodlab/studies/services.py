@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from moodlab.studies.locales import REFERENCE_LOCALES, RTL_LANGUAGES, split_locale_code
 from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
+from moodlab.studies.preflight import Preflight, phase_preflight
 
 PHASE_ORDER: list[str] = [phase.value for phase in Study.Phase]
 # How stale a participant's last_seen_at may get before a request writes it again.
@@ -41,62 +42,58 @@ def study_add_reference_locales(*, study: Study) -> list[StudyLocale]:
     return [study_add_locale(study=study, code=code) for code in REFERENCE_LOCALES]
 
 
-@transaction.atomic
-def study_set_phase(*, study: Study, phase: str) -> Study:
-    """Move a study forward; starting the rating phase freezes each locale's term selection.
+class PhaseMoveRefused(ValidationError):  # noqa: N818 - a refusal shown to researchers
+    """A phase move the pre-flight refuses, or one whose warnings nobody confirmed.
 
-    Elicitation and curation may be skipped (a study can import its terms), but a study
-    never moves back: collected data would no longer match the phase's parameters.
+    Carries the checklist, so every caller (admin, API, command) can show it whole.
+    """
+
+    def __init__(self, preflight: Preflight, *, unconfirmed: bool = False) -> None:
+        self.preflight = preflight
+        self.unconfirmed = unconfirmed
+        if unconfirmed:
+            messages = [
+                f"Moving to {preflight.phase_label} needs your confirmation of: "
+                + " ".join(check.detail for check in preflight.warnings)
+            ]
+        else:
+            messages = [check.detail for check in preflight.blockers]
+        super().__init__({"phase": messages})
+
+
+@transaction.atomic
+def study_set_phase(*, study: Study, phase: str, confirm: bool = False) -> Study:
+    """Move a study forward once its pre-flight checklist passes.
+
+    Blockers refuse the move; warnings refuse it unless `confirm` says the researcher read
+    them. Elicitation and curation may be skipped (a study can import its terms), but a study
+    never moves back: collected data would no longer match the phase's parameters. Starting
+    the rating phase freezes each locale's term selection.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if phase not in PHASE_ORDER:
         raise ValidationError({"phase": f"Unknown phase {phase!r}."})
     if PHASE_ORDER.index(phase) <= PHASE_ORDER.index(study.phase):
         raise ValidationError(
-            {"phase": f"A study in {study.get_phase_display()} cannot move to {phase}."}
+            {
+                "phase": (
+                    f"A study in {study.get_phase_display()} cannot move to "
+                    f"{Study.Phase(phase).label}: phases never go back."
+                )
+            }
         )
-    locales = list(study.locales.filter(is_active=True))
-    if phase != Study.Phase.CLOSED and not locales:
-        raise ValidationError({"phase": "Add at least one locale first."})
-    if phase in (Study.Phase.ELICITATION, Study.Phase.RATING) and study.vocabulary_check:
-        _require_vocabulary(locales)
+    preflight = phase_preflight(study=study, phase=phase)
+    if preflight.blockers:
+        raise PhaseMoveRefused(preflight)
+    if preflight.warnings and not confirm:
+        raise PhaseMoveRefused(preflight, unconfirmed=True)
     if phase == Study.Phase.RATING:
-        _freeze_rating_terms(study, locales)
+        study.locales.filter(is_active=True, terms_frozen_at=None).update(
+            terms_frozen_at=timezone.now()
+        )
     study.phase = phase
     study.save(update_fields=["phase", "updated_at"])
     return study
-
-
-def _require_vocabulary(locales: list[StudyLocale]) -> None:
-    if missing := [locale.code for locale in locales if not locale.has_vocabulary]:
-        raise ValidationError(
-            {
-                "phase": (
-                    f"No vocabulary word list ships for {', '.join(missing)}: add the locale's "
-                    "own list, or turn the study's vocabulary check off."
-                )
-            }
-        )
-
-
-def _freeze_rating_terms(study: Study, locales: list[StudyLocale]) -> None:
-    short = [
-        f"{locale.code} has {count}"
-        for locale in locales
-        if (count := locale.terms.filter(is_selected=True).count()) < study.terms_per_participant
-    ]
-    if short:
-        raise ValidationError(
-            {
-                "phase": (
-                    f"Each locale needs at least {study.terms_per_participant} selected rating "
-                    f"terms: {', '.join(short)}."
-                )
-            }
-        )
-    StudyLocale.objects.filter(pk__in=[loc.pk for loc in locales], terms_frozen_at=None).update(
-        terms_frozen_at=timezone.now()
-    )
 
 
 # Panels add their own ids (study, session) to the entry link; a few short ones are kept.

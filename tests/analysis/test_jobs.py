@@ -83,10 +83,15 @@ def test_the_admin_queues_a_job_and_shows_its_state(
         )
     assert response.status_code == 302
     page = admin_client_for.get(reverse("admin:analysis_studyjobs_changelist")).content.decode()
-    assert "success" in page
+    assert "succeeded" in page
     history = admin_client_for.get(reverse("admin:analysis_jobrun_changelist")).content.decode()
-    assert "Export snapshot" in history and "success" in history
-    snapshots = admin_client_for.get(reverse("admin:analysis_snapshot_changelist")).content.decode()
+    assert "Export snapshot" in history and "succeeded" in history
+    assert "snapshot version: 1" in history  # counts from the job's result
+    assert "100%" not in history  # progress shows only while the job runs
+    snapshot = Snapshot.objects.get(study=snapshot_study)
+    snapshots = admin_client_for.get(
+        reverse("admin:analysis_snapshot_change", args=[snapshot.pk])
+    ).content.decode()
     assert (
         reverse(
             "v1:snapshot-file",
@@ -123,3 +128,21 @@ def test_admin_pages_of_results_render(admin_client_for, snapshot_study):
     snapshot_export(study_id=snapshot_study.pk)
     for name in ("qualityresult", "cellaggregate", "exclusiondecision", "qualityrulesetting"):
         assert admin_client_for.get(reverse(f"admin:analysis_{name}_changelist")).status_code == 200
+
+
+def test_the_admin_says_a_job_ran_when_it_ran_and_queued_when_it_waits(
+    snapshot_study, django_capture_on_commit_callbacks, monkeypatch
+):
+    from analysis.admin import _outcome
+
+    monkeypatch.setattr(export_snapshot, "store_eager_result", True)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = job_request(study_id=snapshot_study.pk, kind=JobRun.Kind.EXPORT, user=None)
+    message, _ = _outcome(job, "Export snapshot", snapshot_study)
+    assert "is recorded but not sent" in message  # nothing went to a worker yet
+    for callback in callbacks:
+        callback()
+    message, _ = _outcome(job, "Export snapshot", snapshot_study)
+    assert (
+        message == f"Export snapshot ran for “{snapshot_study}”: succeeded (snapshot version: 1)."
+    )

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from moodlab.audio import song_clip_wav
+from moodlab.studies.demo import ShortClips as SynthesisedClips
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
 CLIP_SECONDS = 1.0
 
 
-class ShortClips:
+class ShortClips(SynthesisedClips):
     """One-second synthesized clips for every song, so a browser session takes seconds."""
 
     def __init__(self, external_ids: list[str]) -> None:
-        self.external_ids = external_ids
-
-    def names(self) -> dict[str, str]:
-        return {external_id: f"{external_id}.wav" for external_id in self.external_ids}
-
-    def open(self, name: str) -> IO[bytes]:
-        return io.BytesIO(
-            song_clip_wav(name.removesuffix(".wav"), seconds=CLIP_SECONDS, sample_rate=8000)
-        )
+        super().__init__(external_ids, seconds=CLIP_SECONDS)
 
 
 @pytest.fixture(scope="session")

@@ -57,3 +57,17 @@ def test_the_command_writes_csv_with_formula_cells_guarded(study, tmp_path):
 def test_the_export_streams_with_a_bounded_number_of_queries(study, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
         assert len(list(chain_export_rows(study=study))) == 5
+
+
+def test_the_admin_exports_the_chains_as_csv_and_shows_a_chains_turns_as_a_timeline(client, study):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_superuser=True))
+    response = client.get("/admin/elicitation/chain/export/", {"study": study.pk})
+    assert response["Content-Disposition"] == f'attachment; filename="{study.slug}-chains.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [row["tag_text"] for row in rows] == ["sad", "'=cmd", "sad", "'=cmd", "calm"]
+    chain = ChainTag.objects.first().chain
+    page = client.get(f"/admin/elicitation/chain/{chain.pk}/change/").content.decode()
+    assert "Turn 1 · Submitted" in page and "Turn 2 · Submitted" in page
+    assert "Rated: sad 4★" in page and "Added: calm" in page

@@ -164,3 +164,81 @@ def test_the_admin_shows_tags_escaped_and_says_why_frozen_terms_cannot_change(cl
     )
     assert response.status_code == 200 and "frozen" in response.content.decode()
     assert locale.terms.get(key="sad").label_en == "sad"
+
+
+def curate_url(locale):
+    return f"/admin/elicitation/curationterm/study/{locale.study_id}/?locale={locale.code}"
+
+
+def test_the_curation_page_renames_and_glosses_many_terms_in_one_save(client):
+    from tests.elicitation.factories import chain_with_tags, elicitation_study
+
+    study = elicitation_study(songs=1, locales=("ko-KR",))
+    locale = study.locales.get()
+    chain_with_tags(locale, study.songs.get(), {"슬픈": [4, 5], "차분한": [3]})
+    terms_recompute(locale=locale)
+    sad, calm = locale.terms.get(key="슬픈"), locale.terms.get(key="차분한")
+    client.force_login(UserFactory(is_superuser=True))
+    page = client.get(curate_url(locale)).content.decode()
+    assert f'name="label-{sad.pk}"' in page and f'name="gloss-{calm.pk}"' in page
+    form = {
+        "action": "save",
+        f"label-{sad.pk}": "슬프다",
+        f"gloss-{sad.pk}": "sad",
+        f"label-{calm.pk}": "차분한",
+        f"gloss-{calm.pk}": "calm",
+    }
+    response = client.post(curate_url(locale), form, follow=True)
+    assert "2 terms renamed or glossed" in response.content.decode()
+    sad.refresh_from_db(), calm.refresh_from_db()
+    assert (sad.label_ko, sad.label_en, calm.label_ko, calm.label_en) == (
+        "슬프다",
+        "sad",
+        "차분한",
+        "calm",
+    )
+
+
+def test_the_curation_page_shows_a_merge_and_its_effect_on_the_score(client, locale):
+    client.force_login(UserFactory(is_superuser=True))
+    terms_recompute(locale=locale)
+    sad, sadness = locale.terms.get(key="sad"), locale.terms.get(key="sadness")
+    response = client.post(
+        curate_url(locale), {"action": "merge", "term": [sad.pk, sadness.pk]}, follow=True
+    )
+    page = response.content.decode()
+    assert "Merged sadness into “sad”: score 6.0 → 10.5" in page
+    assert "sadness (4.5)" in page  # the merged key and its share of the score
+
+
+def test_select_top_takes_n_from_the_page_and_says_when_fewer_exist(client, locale):
+    client.force_login(UserFactory(is_superuser=True))
+    terms_recompute(locale=locale)
+    response = client.post(curate_url(locale), {"action": "select_top", "count": "2"}, follow=True)
+    assert "the top 2 terms by score selected" in response.content.decode()
+    assert locale.terms.filter(is_selected=True).count() == 2
+    response = client.post(curate_url(locale), {"action": "select_top", "count": "20"}, follow=True)
+    assert "only 3 were there, not 20" in response.content.decode()
+
+
+def test_the_curation_api_and_page_refuse_a_merge_across_locales_alike(client, api_client, locale):
+    from tests.elicitation.factories import elicitation_study
+
+    other = elicitation_study(songs=1).locales.get()
+    foreign = Term.objects.create(locale=other, key="x", label_en="x")
+    terms_recompute(locale=locale)
+    sad = locale.terms.get(key="sad")
+    user = UserFactory(is_superuser=True)
+    client.force_login(user)
+    response = client.post(
+        curate_url(locale), {"action": "merge", "term": [sad.pk, foreign.pk]}, follow=True
+    )
+    assert "Unknown term ids for this locale." in response.content.decode()
+    api_client.force_authenticate(user)
+    answer = api_client.post(
+        TERMS_URL.format(slug=locale.study.slug, code=locale.code) + "merge/",
+        {"terms": [sad.pk, foreign.pk]},
+        format="json",
+    )
+    assert answer.status_code == 400
+    assert "Unknown term ids for this locale." in str(answer.json())

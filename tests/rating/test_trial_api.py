@@ -73,11 +73,12 @@ def test_terms_are_labelled_in_the_participants_language(api_client, db):
 
 def test_the_song_carries_its_clip_and_audio_url(client, small_study):
     Song.objects.filter(study=small_study).update(clip_start_seconds=10.0, clip_end_seconds=25.0)
-    song = current(client)["trial"]["song"]
+    trial = current(client)["trial"]
+    song = trial["song"]
     assert song["clip_start_seconds"] == 10.0
     assert song["clip_end_seconds"] == 25.0
     assert song["clip_seconds"] == 15.0
-    assert song["audio_url"] is None
+    assert song["audio_url"] == Trial.objects.get(pk=trial["id"]).song.audio.url
 
 
 def test_a_whole_session_can_be_rated_and_finished(client, small_study):

@@ -142,6 +142,13 @@ API_ROUTES: dict[str, list[Probe]] = {
     "v1:study-detail": [
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/")
     ],
+    "v1:study-phase": [
+        Probe(
+            "researcher_of_study",
+            "get",
+            lambda w: f"/api/v1/studies/{w.x.slug}/phase/?phase=closed",
+        )
+    ],
     "v1:song-list": [
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/songs/")
     ],
@@ -482,6 +489,24 @@ ADMIN_CUSTOM_VIEWS: dict[str, Callable[[World], tuple[str, str]]] = {
         reverse("admin:elicitation_curationterm_recompute", args=[w.x.locales.get().pk]),
     ),
     "admin:rating_progress_index": lambda w: ("get", reverse("admin:rating_progress_index")),
+    "admin:studies_term_import": lambda w: ("get", reverse("admin:studies_term_import")),
+    "admin:elicitation_chain_export": lambda w: ("get", reverse("admin:elicitation_chain_export")),
+    "admin:studies_study_phase": lambda w: (
+        "get",
+        reverse("admin:studies_study_phase", args=[w.x.pk, "closed"]),
+    ),
+    "admin:studies_study_dashboard": lambda w: (
+        "get",
+        reverse("admin:studies_study_dashboard", args=[w.x.pk]),
+    ),
+    "admin:studies_study_dashboard_data": lambda w: (
+        "get",
+        reverse("admin:studies_study_dashboard_data", args=[w.x.pk]),
+    ),
+    "admin:elicitation_curationterm_study": lambda w: (
+        "get",
+        reverse("admin:elicitation_curationterm_study", args=[w.x.pk]),
+    ),
     "admin:rating_progress": lambda w: ("get", reverse("admin:rating_progress", args=[w.x.pk])),
     "admin:crosscultural_analysis_run": lambda w: (
         "get",
@@ -507,6 +532,8 @@ ADMIN_CUSTOM_VIEWS: dict[str, Callable[[World], tuple[str, str]]] = {
 # Views whose URL names no object of study X: every researcher may open them.
 ADMIN_CUSTOM_LISTINGS = {
     "admin:studies_song_import",
+    "admin:studies_term_import",
+    "admin:elicitation_chain_export",
     "admin:rating_progress_index",
     "admin:crosscultural_analysis_run",
     "admin:crosscultural_predictionset_upload",

@@ -110,23 +110,70 @@ def test_the_reference_locales_action_adds_five_locales_once(admin_client_for, s
     ]
 
 
-def test_a_phase_move_that_is_not_allowed_shows_why(admin_client_for, superuser):
-    study = build_study(phase="draft")
+def test_a_phase_move_shows_its_checklist_and_needs_a_confirmation(admin_client_for, superuser):
+    study = build_study(locales=("en-US", "ar-EG"), phase="draft")
+    study.locales.get(code="ar-EG").terms.filter(rank=1).update(label_en="")
     client = admin_client_for(superuser)
-    response = client.post(
-        reverse("admin:studies_study_changelist"),
-        {"action": "move_to_rating", "_selected_action": [study.pk]},
-        follow=True,
-    )
-    assert "now in rating" in response.content.decode()
-    response = client.post(
-        reverse("admin:studies_study_changelist"),
-        {"action": "move_to_elicitation", "_selected_action": [study.pk]},
-        follow=True,
-    )
-    assert "cannot move to elicitation" in response.content.decode()
+    url = reverse("admin:studies_study_phase", args=[study.pk, "rating"])
+    page = client.get(url).content.decode()
+    assert "No completion link for ar-EG, en-US" in page
+    assert "English glosses, ar-EG" in page
+    assert "selected terms are frozen" in page
+    refused = client.post(url, {}).content.decode()
+    assert "Tick the box to confirm" in refused
+    study.refresh_from_db()
+    assert study.phase == Study.Phase.DRAFT
+    response = client.post(url, {"confirm": "on"}, follow=True)
+    assert "is now in the Rating phase" in response.content.decode()
     study.refresh_from_db()
     assert study.phase == Study.Phase.RATING
+
+
+def test_a_blocked_phase_move_offers_no_button(admin_client_for, superuser):
+    study = build_study(phase="draft", with_audio=False)
+    client = admin_client_for(superuser)
+    url = reverse("admin:studies_study_phase", args=[study.pk, "rating"])
+    page = client.get(url).content.decode()
+    assert "59 songs of 59 without playable audio" in page
+    assert "Fix what blocks the move first" in page
+    client.post(url, {"confirm": "on"})
+    study.refresh_from_db()
+    assert study.phase == Study.Phase.DRAFT
+
+
+def test_the_study_page_is_a_hub_with_a_phase_stepper_and_links(admin_client_for, superuser):
+    study = build_study(phase="rating")
+    page = (
+        admin_client_for(superuser)
+        .get(reverse("admin:studies_study_change", args=[study.pk]))
+        .content.decode()
+    )
+    assert "Current phase" in page
+    assert reverse("admin:studies_study_phase", args=[study.pk, "closed"]) in page
+    assert "59 of 59 playable" in page
+    assert reverse("admin:studies_study_dashboard", args=[study.pk]) in page
+    assert reverse("admin:studies_term_import") in page
+    assert reverse("admin:elicitation_curationterm_study", args=[study.pk]) in page
+
+
+def test_the_dashboard_data_has_each_locales_figures(admin_client_for, superuser):
+    study = build_study(locales=("en-US", "ko-KR"), phase="rating")
+    client = admin_client_for(superuser)
+    page = client.get(reverse("admin:studies_study_dashboard", args=[study.pk]))
+    assert "dashboard.js" in page.content.decode()
+    data = client.get(reverse("admin:studies_study_dashboard_data", args=[study.pk])).json()
+    assert [locale["code"] for locale in data["locales"]] == ["en-US", "ko-KR"]
+    korean = data["locales"][1]
+    assert len(korean["coverage"]["terms"]) == 20 and len(korean["coverage"]["songs"]) == 59
+    assert korean["ratings_per_cell"][0] == [0, 59 * 20]  # nothing rated yet
+    assert data["target"] == study.target_ratings_per_cell
+
+
+def test_platform_apps_are_for_superusers_only(admin_client_for, staff_researcher, superuser):
+    index = admin_client_for(staff_researcher).get(reverse("admin:index")).content.decode()
+    assert "Periodic tasks" not in index and "Access attempts" not in index
+    index = admin_client_for(superuser).get(reverse("admin:index")).content.decode()
+    assert "Periodic tasks" in index
 
 
 def test_songs_are_imported_from_the_admin_and_listed_with_filters_and_search(
@@ -159,7 +206,7 @@ def test_a_bad_song_file_shows_each_problem_and_imports_nothing(admin_client_for
         reverse("admin:studies_song_import"), {"study": study.pk, "csv_file": upload}
     )
     page = response.content.decode()
-    assert "Nothing imported: 2 problem(s) found." in page
+    assert "Nothing imported: 2 problems found." in page
     assert "&#x27;ZZ&#x27; is not an ISO 3166 alpha-2 code" in page
     assert "duplicate of row 2" in page
     assert not Song.objects.exists()
@@ -278,3 +325,22 @@ def test_the_study_page_shows_why_a_locales_recruitment_closed(admin_client_for,
     )
     assert REASON_RATING_TARGET in html
     assert 'name="locales-0-no_places_url"' in html
+
+
+def test_terms_are_imported_from_the_admin_with_a_per_row_report(admin_client_for, superuser):
+    study = build_study(locales=("ko-KR",), phase="draft")
+    locale = study.locales.get()
+    client = admin_client_for(superuser)
+    url = reverse("admin:studies_term_import")
+    bad = SimpleUploadedFile("terms.csv", "label,gloss\n슬픈,sad\n,calm\n".encode(), "text/csv")
+    page = client.post(url, {"locale": locale.pk, "csv_file": bad}).content.decode()
+    assert "Nothing imported: 1 problem found." in page and "is empty" in page
+    good = SimpleUploadedFile("terms.csv", "label,gloss\n슬픈,sad\n".encode(), "text/csv")
+    response = client.post(url, {"locale": locale.pk, "csv_file": good}, follow=True)
+    assert "Terms imported into ko-KR: " in response.content.decode()
+    assert locale.terms.get(label_ko="슬픈").label_en == "sad"
+
+
+def test_the_admin_has_no_view_site_link_to_a_missing_page(admin_client_for, superuser):
+    index = admin_client_for(superuser).get(reverse("admin:index")).content.decode()
+    assert "View site" not in index

@@ -34,7 +34,7 @@ def test_a_malformed_locale_code_is_refused():
 
 def test_starting_the_rating_phase_freezes_every_locales_terms():
     study = build_study(locales=("en-US", "ar-EG"), phase="draft")
-    study_set_phase(study=study, phase=Study.Phase.RATING)
+    study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
     assert all(locale.terms_frozen_at for locale in study.locales.all())
 
 
@@ -43,7 +43,7 @@ def test_rating_cannot_start_without_enough_selected_terms():
     locale = study.locales.get()
     locale.terms.filter(rank__gt=5).update(is_selected=False)
     with pytest.raises(ValidationError) as error:
-        study_set_phase(study=study, phase=Study.Phase.RATING)
+        study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
     assert "en-US has 5" in str(error.value)
     study.refresh_from_db()
     assert study.phase == Study.Phase.DRAFT
@@ -53,7 +53,7 @@ def test_rating_cannot_start_without_enough_selected_terms():
 def test_a_study_never_moves_back_a_phase():
     study = build_study(phase="rating")
     with pytest.raises(ValidationError):
-        study_set_phase(study=study, phase=Study.Phase.ELICITATION)
+        study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
 
 
 def test_finishing_twice_keeps_the_first_outcome():

@@ -3,10 +3,11 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from moodlab.studies.models import Study
+from moodlab.studies.models import Study, StudyLocale
 from moodlab.studies.services import study_add_locale, study_set_phase
 from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_items
-from tests.factories import StudyFactory, StudyLocaleFactory
+from tests.conftest import build_study
+from tests.factories import StudyLocaleFactory
 
 SCRIPTS = {
     "en": ("a", "z"),
@@ -58,17 +59,22 @@ def test_a_well_formed_own_list_or_none_is_accepted(db):
     StudyLocaleFactory(code="fr-FR").full_clean()
 
 
+def german_study(**params) -> tuple[Study, StudyLocale]:
+    study = build_study(locales=(), phase="draft", **params)
+    return study, study_add_locale(study=study, code="de-DE")
+
+
 def test_a_study_with_the_vocabulary_check_opens_only_with_a_list_for_each_locale(db):
-    study = StudyFactory()
-    locale = study_add_locale(study=study, code="de-DE")
+    study, locale = german_study()
     with pytest.raises(ValidationError, match="de-DE"):
-        study_set_phase(study=study, phase=Study.Phase.ELICITATION)
+        study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
     locale.vocabulary_items = [{"word": "Haus", "real": True}, {"word": "Blarf", "real": False}]
     locale.save()
-    assert study_set_phase(study=study, phase=Study.Phase.ELICITATION).phase == "elicitation"
+    moved = study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
+    assert moved.phase == "elicitation"
 
 
 def test_a_study_without_the_vocabulary_check_opens_without_a_list(db):
-    study = StudyFactory(vocabulary_check=False)
-    study_add_locale(study=study, code="de-DE")
-    assert study_set_phase(study=study, phase=Study.Phase.ELICITATION).phase == "elicitation"
+    study, _ = german_study(vocabulary_check=False)
+    moved = study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
+    assert moved.phase == "elicitation"

@@ -80,3 +80,19 @@ class ParticipantSessionOutputSerializer(ParticipantOutputSerializer):
 
     class Meta(ParticipantOutputSerializer.Meta):
         fields = [*ParticipantOutputSerializer.Meta.fields, "token"]
+
+
+class PreflightCheckSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    level = serializers.ChoiceField(choices=["blocker", "warning", "ok"])
+    detail = serializers.CharField()
+
+
+class PreflightOutputSerializer(serializers.Serializer):
+    """The pre-flight checklist of a phase move: blockers refuse it, warnings need confirm."""
+
+    phase = serializers.CharField()
+    blockers = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=serializers.CharField())
+    checks = PreflightCheckSerializer(many=True)
+    final = serializers.ListField(child=serializers.CharField())

@@ -5,6 +5,7 @@ from moodlab.studies.api import steps, views
 urlpatterns = [
     path("studies/", views.StudyListApi.as_view(), name="study-list"),
     path("studies/<slug:study_slug>/", views.StudyDetailApi.as_view(), name="study-detail"),
+    path("studies/<slug:study_slug>/phase/", views.StudyPhaseApi.as_view(), name="study-phase"),
     path("studies/<slug:study_slug>/songs/", views.SongListApi.as_view(), name="song-list"),
     path("participants/", views.ParticipantEnterApi.as_view(), name="participant-enter"),
     path("participants/me/", steps.ParticipantStateApi.as_view(), name="participant-state"),

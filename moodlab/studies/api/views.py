@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,13 +15,20 @@ from moodlab.studies.api.permissions import IsStudyResearcher
 from moodlab.studies.api.serializers import (
     ParticipantEnterInputSerializer,
     ParticipantSessionOutputSerializer,
+    PreflightOutputSerializer,
     SongOutputSerializer,
     StudyOutputSerializer,
 )
 from moodlab.studies.api.throttles import AddressStartThrottle
 from moodlab.studies.models import Song, Study, StudyLocale
+from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import studies_visible_to
-from moodlab.studies.services import EntryRefused, participant_enter
+from moodlab.studies.services import (
+    EntryRefused,
+    PhaseMoveRefused,
+    participant_enter,
+    study_set_phase,
+)
 
 
 class StudyListApi(generics.ListAPIView):
@@ -96,3 +104,52 @@ class ParticipantEnterApi(APIView):
             ParticipantSessionOutputSerializer(participant).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class StudyPhaseApi(APIView):
+    """The pre-flight checklist of a phase move (GET) and the move itself (POST).
+
+    A move with warnings needs `"confirm": true`; blockers always refuse it. Refusals answer
+    400 with the whole checklist, as the admin's phase page shows it.
+    """
+
+    permission_classes = [IsStudyResearcher]
+
+    class InputSerializer(serializers.Serializer):
+        phase = serializers.ChoiceField(choices=Study.Phase.choices)
+        confirm = serializers.BooleanField(default=False)
+
+    def study(self) -> Study:
+        return get_object_or_404(
+            studies_visible_to(self.request.user), slug=self.kwargs["study_slug"]
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("phase", str, enum=Study.Phase.values, required=True)],
+        responses=PreflightOutputSerializer,
+    )
+    def get(self, request: Request, **kwargs: object) -> Response:
+        serializer = self.InputSerializer(data={"phase": request.query_params.get("phase")})
+        serializer.is_valid(raise_exception=True)
+        preflight = phase_preflight(study=self.study(), phase=serializer.validated_data["phase"])
+        return Response(preflight.as_json())
+
+    @extend_schema(request=InputSerializer, responses=StudyOutputSerializer)
+    def post(self, request: Request, **kwargs: object) -> Response:
+        if not request.user.has_perm("studies.change_study"):
+            raise PermissionDenied("Moving a study's phase needs the permission to change studies.")
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            study = study_set_phase(
+                study=self.study(), phase=data["phase"], confirm=data["confirm"]
+            )
+        except PhaseMoveRefused as refusal:
+            return Response(
+                {"phase": refusal.messages, "preflight": refusal.preflight.as_json()},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except ValidationError as error:
+            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(StudyOutputSerializer(study).data)
