@@ -8,8 +8,10 @@ result and exclusion says exactly which check produced it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -386,24 +388,70 @@ def _outcome(rule: ConfiguredRule, data: QualityData) -> pd.DataFrame:
     )
 
 
-@transaction.atomic
+@contextmanager
+def _one_snapshot_of_the_data() -> Iterator[None]:
+    """Every rule reads the same data, and nothing is locked while they compute.
+
+    On PostgreSQL a read-only repeatable-read transaction gives one snapshot without row
+    locks, so participants go on submitting and researchers go on saving meanwhile. The
+    embedded SQLite default takes its write lock when a transaction begins, so there (and
+    inside a caller's transaction, whose snapshot already holds) the frames are read as is.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
 def quality_check(*, study_id: int, progress: Progress | None = None) -> QualityRun:
     """Run the study's rules over every rating-phase participant and record the verdicts.
 
     Every enabled rule that fails excludes the participant, with the rule's version and
     reason recorded; a researcher's override (see exclusion_override) keeps precedence.
     Disabled rules still run and store results, so researchers can see what they would say.
+
+    The rules compute outside any lock (a study of ten million ratings takes a while); only
+    the writing of their verdicts holds the study row, briefly.
     """
-    Study.objects.select_for_update().get(pk=study_id)
+    started_at = timezone.now()
     configured = quality_rules_of(study_id=study_id)
-    run = QualityRun.objects.create(
-        study_id=study_id, rules=[c.as_json() for c in configured], started_at=timezone.now()
+    with _one_snapshot_of_the_data():
+        data = QualityData(study_id)
+        outcomes = []
+        for done, item in enumerate(configured, start=1):
+            outcomes.append((item, _outcome(item, data)))
+            if progress:
+                progress(80.0 * done / len(configured))
+        participants = list(data.participants.index)
+    run = _verdicts_record(
+        study_id=study_id,
+        configured=configured,
+        participants=participants,
+        outcomes=outcomes,
+        started_at=started_at,
     )
-    data = QualityData(study_id)
-    participants = data.participants.index
+    if progress:
+        progress(100.0)
+    return run
+
+
+@transaction.atomic
+def _verdicts_record(
+    *,
+    study_id: int,
+    configured: list[ConfiguredRule],
+    participants: list[int],
+    outcomes: list[tuple[ConfiguredRule, pd.DataFrame]],
+    started_at: datetime,
+) -> QualityRun:
+    Study.objects.select_for_update().get(pk=study_id)
+    run = QualityRun.objects.create(
+        study_id=study_id, rules=[c.as_json() for c in configured], started_at=started_at
+    )
     failures: dict[int, list[dict[str, Any]]] = {p: [] for p in participants}
-    for done, item in enumerate(configured, start=1):
-        outcome = _outcome(item, data)
+    for item, outcome in outcomes:
         QualityResult.objects.bulk_create(
             (
                 QualityResult(
@@ -432,8 +480,6 @@ def quality_check(*, study_id: int, progress: Progress | None = None) -> Quality
                         else None,
                     }
                 )
-        if progress:
-            progress(90.0 * done / len(configured))
     now = timezone.now()
     ExclusionDecision.objects.bulk_create(
         (
@@ -471,8 +517,6 @@ def quality_check(*, study_id: int, progress: Progress | None = None) -> Quality
         locale_ids=list(StudyLocale.objects.filter(study_id=study_id).values_list("pk", flat=True)),
         counted=participants_counted(study_id=study_id),
     )
-    if progress:
-        progress(100.0)
     return run
 
 
