@@ -83,7 +83,7 @@ ratings = pd.read_parquet("ratings.parquet")
 participants = pd.read_parquet("participants.parquet")
 counted = participants.loc[~participants["excluded"], "participant"]
 kept = ratings[ratings["participant"].isin(counted) & ~ratings["is_repeat"]]
-means = kept.groupby(["locale", "song_id", "term"])["value"].agg(["count", "mean"])
+means = kept.groupby(["locale", "song_id", "term_id"])["value"].agg(["count", "mean"])
 """
 
 

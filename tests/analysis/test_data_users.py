@@ -131,7 +131,7 @@ def test_the_cards_recipe_recomputes_the_published_means(settings, snapshot_stud
 
     exec(MEANS_RECIPE, scope)
 
-    published = pd.read_parquet("mean_ratings.parquet").set_index(["locale", "song_id", "term"])
+    published = pd.read_parquet("mean_ratings.parquet").set_index(["locale", "song_id", "term_id"])
     recomputed = scope["means"].loc[published.index]
     assert (recomputed["count"].to_numpy() == published["n"].to_numpy()).all()
     assert (abs(recomputed["mean"] - published["mean"]) < 1e-9).all()

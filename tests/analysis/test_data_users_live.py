@@ -152,7 +152,7 @@ def test_pandas_reads_a_published_parquet_url_in_one_line(live_server, snapshot_
     means = pd.read_parquet(url)
 
     assert len(means) == snapshot.manifest["tables"]["mean_ratings"]["rows"]
-    assert list(means.columns[:3]) == ["locale", "song_id", "term"]
+    assert list(means.columns[:3]) == ["locale", "song_id", "term_id"]
     csv_url = url.replace(".parquet", ".csv")
     pd.testing.assert_frame_equal(
         pd.read_csv(csv_url, keep_default_na=False, na_values=[""])[["n", "mean"]],
@@ -176,7 +176,7 @@ def test_hugging_face_datasets_loads_the_snapshots_parquet_files(
     ratings = load_dataset("parquet", data_files=files["ratings.parquet"], split="train")
 
     assert means.num_rows == snapshot.manifest["tables"]["mean_ratings"]["rows"]
-    assert means.column_names[:3] == ["locale", "song_id", "term"]
+    assert means.column_names[:3] == ["locale", "song_id", "term_id"]
     assert ratings.num_rows == snapshot.manifest["tables"]["ratings"]["rows"]
 
 
