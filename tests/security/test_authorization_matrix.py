@@ -51,6 +51,9 @@ ALLOWED = {
     "forged_signature": set(),  # a signed URL nobody signed: refused to everyone alike
     "browser_session": set(),  # only the session cookie opens it, no API credential
     "token_owner": {"researcher_x"},  # a user's own API token (any signed-in user has some)
+    # What any signed-in user does for themselves (their own API tokens): no study permission
+    # is involved, so a view-only researcher may too.
+    "signed_in_user": {"researcher_x", "viewer_x", "researcher_y", "superuser"},
 }
 
 
@@ -147,7 +150,14 @@ API_ROUTES: dict[str, list[Probe]] = {
             "researcher_of_study",
             "get",
             lambda w: f"/api/v1/studies/{w.x.slug}/phase/?phase=closed",
-        )
+        ),
+        # An unknown phase: those allowed get a 400 and nothing moves.
+        Probe(
+            "researcher_of_study",
+            "post",
+            lambda w: f"/api/v1/studies/{w.x.slug}/phase/",
+            {"phase": "finished"},
+        ),
     ],
     "v1:song-list": [
         Probe("researcher_of_study", "get", lambda w: f"/api/v1/studies/{w.x.slug}/songs/")
@@ -234,8 +244,8 @@ API_ROUTES: dict[str, list[Probe]] = {
     ],
     # Any signed-in user's own tokens: participants and anonymous callers have none.
     "v1:api-token-list": [
-        Probe("researcher_listing", "get", lambda w: "/api/v1/data/tokens/"),
-        Probe("researcher_listing", "post", lambda w: "/api/v1/data/tokens/", {"name": ""}),
+        Probe("signed_in_user", "get", lambda w: "/api/v1/data/tokens/"),
+        Probe("signed_in_user", "post", lambda w: "/api/v1/data/tokens/", {"name": ""}),
     ],
     "v1:api-token-revoke": [Probe("token_owner", "delete", own_token_url)],
     # The data users' pages: public, except the token page, which only a browser session

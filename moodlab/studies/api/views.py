@@ -114,6 +114,7 @@ class StudyPhaseApi(APIView):
     """
 
     permission_classes = [IsStudyResearcher]
+    write_permissions = ("studies.change_study",)  # as the admin's phase page
 
     class InputSerializer(serializers.Serializer):
         phase = serializers.ChoiceField(choices=Study.Phase.choices)
@@ -136,15 +137,12 @@ class StudyPhaseApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=StudyOutputSerializer)
     def post(self, request: Request, **kwargs: object) -> Response:
-        if not request.user.has_perm("studies.change_study"):
-            raise PermissionDenied("Moving a study's phase needs the permission to change studies.")
+        study = self.study()  # a study the user may not manage is 404 whatever the body says
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            study = study_set_phase(
-                study=self.study(), phase=data["phase"], confirm=data["confirm"]
-            )
+            study = study_set_phase(study=study, phase=data["phase"], confirm=data["confirm"])
         except PhaseMoveRefused as refusal:
             return Response(
                 {"phase": refusal.messages, "preflight": refusal.preflight.as_json()},
