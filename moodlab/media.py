@@ -3,14 +3,13 @@
 Whatever is served here is served as audio: the content type comes from the extension we
 gave the file (never from the upload), `nosniff` stops a browser guessing otherwise, and a
 sandboxing CSP keeps anything opened directly from running as our origin. Browsers fetch
-media by byte ranges (to start playing and to seek), so ranges get 206 answers.
+media by byte ranges (to start playing and to seek): moodlab.ranged answers those.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -19,11 +18,10 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.views.decorators.http import require_safe
 
 from moodlab.audio_codec import CONTENT_TYPES
+from moodlab.ranged import ranged_file_response
 from moodlab.studies.song_audio import public_audio_name, signed_audio_name
 
 YEAR_SECONDS = 365 * 24 * 60 * 60
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_CHUNK = 64 * 1024
 
 
 def audio_content_type(name: str) -> str:
@@ -42,64 +40,23 @@ def audio_response(
     cache_control: str,
     etag: str,
 ) -> HttpResponse | StreamingHttpResponse:
-    """200 with the whole file, 206 with one requested range, or 416 for a range past the end."""
+    """The file or the range asked for (see moodlab.ranged), or 304 for a version already held."""
     quoted = f'"{etag}"'
     response: HttpResponse | StreamingHttpResponse
     if headers.get("If-None-Match") == quoted:
         source.close()
         response = HttpResponse(status=304)
+        response["Accept-Ranges"] = "bytes"
     else:
-        span = _requested_range(headers.get("Range", ""), size)
-        if span is None:
-            source.close()
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-        else:
-            start, end = span
-            source.seek(start)
-            response = StreamingHttpResponse(
-                _read(source, end - start + 1), content_type=content_type
-            )
-            response["Content-Length"] = str(end - start + 1)
-            if (start, end) != (0, size - 1) or "Range" in headers:
-                response.status_code = 206
-                response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Accept-Ranges"] = "bytes"
+        response = ranged_file_response(
+            headers.get("Range", ""), source, size=size, content_type=content_type
+        )
     response["ETag"] = quoted
     response["Cache-Control"] = cache_control
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     response["Content-Disposition"] = "inline"
     return response
-
-
-def _requested_range(header: str, size: int) -> tuple[int, int] | None:
-    """The one byte range asked for (whole file when none or several); None if unsatisfiable."""
-    whole = (0, size - 1)
-    match = _RANGE.match(header.strip())
-    if not match or not any(match.groups()):
-        return whole  # no Range header, or a form we do not serve partially (multi-range)
-    first, last = match.groups()
-    if not first:  # a suffix: the last N bytes
-        length = int(last)
-        return (max(size - length, 0), size - 1) if length > 0 and size > 0 else None
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or end < start:
-        return None
-    return start, end
-
-
-def _read(source: IO[bytes], length: int) -> Iterator[bytes]:
-    try:
-        while length > 0:
-            chunk = source.read(min(_CHUNK, length))
-            if not chunk:
-                break
-            length -= len(chunk)
-            yield chunk
-    finally:
-        source.close()
 
 
 def _stored_audio(

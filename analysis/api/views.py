@@ -4,25 +4,18 @@ mean ratings, and the data users' own API tokens."""
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from pathlib import PurePosixPath
-from typing import IO, Any, cast
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import FileSystemStorage, storages
 from django.db.models import QuerySet
-from django.http import (
-    FileResponse,
-    HttpResponse,
-    HttpResponseRedirect,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -53,6 +46,7 @@ from analysis.selectors import (
 )
 from analysis.snapshots import snapshot_file_name
 from analysis.tokens import api_token_create, api_token_revoke
+from moodlab.ranged import ranged_file_response
 from moodlab.studies.models import Study
 
 # Text files say their charset, so pandas, browsers and curl never guess it.
@@ -64,8 +58,6 @@ CONTENT_TYPES = {
     ".bib": "application/x-bibtex; charset=utf-8",
     ".parquet": "application/vnd.apache.parquet",
 }
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-_CHUNK_BYTES = 1 << 16
 
 
 def _study_with_snapshots(request: Request, slug: str) -> Study:
@@ -155,57 +147,14 @@ class SnapshotFileDownloadApi(APIView):
                 "ResponseContentDisposition": f'attachment; filename="{file_name}"',
             }
             return HttpResponseRedirect(storage.url(name, parameters=headers))  # type: ignore[call-arg]  # S3Storage.url
-        return _ranged_file_response(
+        response = ranged_file_response(
             request.META.get("HTTP_RANGE", ""),
             storage.open(name, "rb"),
             size=storage.size(name),
             content_type=content_type,
-            file_name=file_name,
         )
-
-
-def _ranged_file_response(
-    range_header: str, handle: IO[bytes], *, size: int, content_type: str, file_name: str
-) -> HttpResponseBase:
-    """The whole file, or the one byte range asked for (several ranges get the whole file)."""
-    match = _RANGE.fullmatch(range_header.strip())
-    if not match or match.groups() == ("", ""):
-        response: HttpResponseBase = FileResponse(
-            handle, as_attachment=True, filename=file_name, content_type=content_type
-        )
-        response["Accept-Ranges"] = "bytes"
+        response["Content-Disposition"] = content_disposition_header(True, file_name)
         return response
-    first, last = match.groups()
-    if first == "":  # the last N bytes
-        start, end = max(0, size - int(last)), size - 1
-    else:
-        start, end = int(first), min(int(last) if last else size - 1, size - 1)
-    if start >= size or start > end:
-        handle.close()
-        response = HttpResponse(status=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
-    handle.seek(start)
-    response = StreamingHttpResponse(
-        _read(handle, end - start + 1),
-        status=status.HTTP_206_PARTIAL_CONTENT,
-        content_type=content_type,
-    )
-    response["Content-Length"] = str(end - start + 1)
-    response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    return response
-
-
-def _read(handle: IO[bytes], length: int) -> Iterator[bytes]:
-    with handle:
-        while length > 0:
-            chunk = handle.read(min(_CHUNK_BYTES, length))
-            if not chunk:
-                return
-            length -= len(chunk)
-            yield chunk
 
 
 class SnapshotCroissantApi(APIView):
