@@ -23,7 +23,7 @@ from moodlab.audio import song_clip_wav
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.models import Song, Study
 from moodlab.studies.prescreens import headphone_positions
-from moodlab.studies.services import study_add_locale
+from moodlab.studies.services import study_add_locale, study_set_phase
 from moodlab.studies.song_audio import song_audio_url
 from moodlab.studies.song_import import AudioZip, songs_import
 from rating.models import Trial
@@ -223,12 +223,15 @@ def rating_study_with_audio(db):
         def open(self, name: str):
             return io.BytesIO(song_clip_wav(name, seconds=2.0))
 
-    study = build_study(audio=Clips(), songs_per_country=1, terms_per_participant=3)
+    study = build_study(
+        audio=Clips(), songs_per_country=1, terms_per_participant=3, phase=Study.Phase.DRAFT
+    )
     study.ask_consent = study.volume_calibration = study.headphone_check = False
     study.vocabulary_check = study.questionnaire = study.require_recruiter_id = False
     study.save()
+    # Only the song with audio: the rating phase cannot start with songs nobody could play.
     Song.objects.filter(study=study).exclude(external_id="aCAREwXaU9M").delete()
-    return study
+    return study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
 
 
 def test_study_audio_is_not_at_a_guessable_path_and_links_expire(rating_study_with_audio):
