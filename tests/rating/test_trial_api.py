@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from moodlab.studies.models import Participant, Song
+from moodlab.studies.song_audio import song_audio_url
 from rating.models import Rating, Trial
 from tests.factories import ParticipantFactory, ready_for_trials
 from tests.rating.factories import participant_in, rating_study_with
@@ -78,7 +79,7 @@ def test_the_song_carries_its_clip_and_audio_url(client, small_study):
     assert song["clip_start_seconds"] == 10.0
     assert song["clip_end_seconds"] == 25.0
     assert song["clip_seconds"] == 15.0
-    assert song["audio_url"] == Trial.objects.get(pk=trial["id"]).song.audio.url
+    assert song["audio_url"] == song_audio_url(Trial.objects.get(pk=trial["id"]).song)
 
 
 def test_a_whole_session_can_be_rated_and_finished(client, small_study):
