@@ -163,7 +163,7 @@ def test_a_clip_that_answers_404_twice_is_skipped_and_the_session_goes_on(
     study = tiny_study(songs=2, trials_per_participant=1)
     broken = True
     page.route(
-        "**/media/songs/**",
+        "**/audio/**",  # the signed song links
         lambda route: route.fulfill(status=404, body="") if broken else route.continue_(),
     )
     go(page, live_server, study, "en-US", "?PROLIFIC_PID=unlucky")
