@@ -156,16 +156,14 @@ def simulate_session(
     simply stops, as a closed browser tab would; their session times out and the beat task
     frees what they held.
     """
-    entry = response_json(
-        client.post(
-            "/api/v1/participants/",
-            json={
-                "study": study_slug,
-                "locale": locale_code,
-                "recruiter_participant_id": recruiter_id,
-            },
-        )
+    entered = client.post(
+        "/api/v1/participants/",
+        json={"study": study_slug, "locale": locale_code, "recruiter_participant_id": recruiter_id},
     )
+    if entered.status_code == httpx.codes.FORBIDDEN and _refusal_code(entered) == "full":
+        # The locale's work is done: a person would be sent back to the panel, as here.
+        return SessionOutcome(trials=0, status=Participant.Status.FULL, participant="")
+    entry = response_json(entered)
     session = SimulatedSession(client, entry["token"], locale_code, model, rater, rng)
     trials: int | None = None
     while True:
@@ -201,6 +199,13 @@ class PatientTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _refusal_code(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def response_json(response: httpx.Response) -> Any:

@@ -54,7 +54,9 @@ def rate_a_whole_session(client: httpx.Client, study: Study) -> tuple[str, int]:
 
 def test_participants_rate_and_researchers_queue_jobs_while_redis_is_down(app_server, redis_server):
     study = rating_study_with(trials_per_participant=3, repeat_trials=1)
-    researcher = UserFactory(username="redis-down")
+    researcher = UserFactory(
+        username="redis-down", permissions=["crosscultural.add_crossculturalanalysis"]
+    )
     study.researchers.add(researcher)
     env = {
         "DATABASE_URL": database_url(),

@@ -209,11 +209,13 @@ class Command(BaseCommand):
         statuses = Counter(outcome.status for outcome in finished)
         completed = statuses[Participant.Status.COMPLETED]
         screened_out = statuses[Participant.Status.SCREENED_OUT]
+        full = statuses[Participant.Status.FULL]
         self.stdout.write(
             f"participants {len(outcomes)}, "
             f"completed {completed}, "
             f"screened out {screened_out}, "
-            f"dropped {len(finished) - completed - screened_out}, "
+            f"turned away (study full) {full}, "
+            f"dropped {len(finished) - completed - screened_out - full}, "
             f"trials {trials}, "
             + (f"ratings {trials * per_trial}, " if per_trial else "")
             + f"errors {len(errors)}"
