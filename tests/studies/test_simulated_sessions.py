@@ -93,7 +93,10 @@ def test_inattentive_listeners_fail_the_headphone_check_and_are_screened_out():
 
     summary = simulate(study, inattentive_share=1.0)
 
-    assert "participants 6, completed 0, screened out 6, turned away (study full) 0, dropped 0, trials 0," in summary
+    assert (
+        "participants 6, completed 0, screened out 6, turned away (study full) 0, dropped 0, "
+        "trials 0," in summary
+    )
     assert "errors 0" in summary
     assert set(Participant.objects.values_list("status", flat=True)) == {"screened_out"}
     assert results(PrescreenResult.Kind.HEADPHONES) == [False] * 6
