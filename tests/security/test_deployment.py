@@ -105,6 +105,13 @@ def scheme_seen_through_gunicorn(tmp_path: Path, forwarded_allow_ips: str) -> in
         "GUNICORN_WORKERS": "1",
         "FORWARDED_ALLOW_IPS": forwarded_allow_ips,
     }
+    # As the entrypoint's web role does: gunicorn refuses to start without the manifest.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "moodlab.wsgi:application", "-c", str(GUNICORN_CONF)],
         cwd=REPO,
