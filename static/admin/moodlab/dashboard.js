@@ -108,6 +108,8 @@
     const rowH = 18, label = 130;
     const W = label + songs.length * cell + 4, H = terms.length * rowH + 24;
     const root = svg(W, H, "Song × term coverage");
+    // Drawn at its own size: scaled to the column, a study with few songs got giant labels.
+    root.style.maxWidth = `${W}px`;
     // In right-to-left text the anchor's "start" is the right edge, next to the cells.
     const anchor = direction === "rtl" ? "start" : "end";
     terms.forEach((term, t) => {
