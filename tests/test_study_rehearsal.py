@@ -4,16 +4,11 @@ listening), aggregation, quality control, snapshot and analysis."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.embedded import run_on_embedded_default
 from tests.study_rehearsal import LOCALES, rehearse
 
-REPO = Path(__file__).resolve().parents[1]
 ON_SQLITE = """
 import json, sys, django
 from pathlib import Path
@@ -48,20 +43,12 @@ def test_a_whole_study_runs_on_postgresql(tmp_path):
 
 
 def test_a_whole_study_runs_on_the_embedded_default(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", ON_SQLITE, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
-            "MOODLAB_VAR_DIR": str(tmp_path / "var"),
-            "THROTTLE_PARTICIPANT_START": "10000/minute",
-        },
+    seen = run_on_embedded_default(
+        ON_SQLITE,
+        tmp_path,
+        str(tmp_path),
+        env={"THROTTLE_PARTICIPANT_START": "10000/minute"},
         timeout=900,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["vendor"] == "sqlite"
     check(seen)

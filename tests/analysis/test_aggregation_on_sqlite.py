@@ -2,12 +2,8 @@
 on PostgreSQL, does not go: cells of one rating have no standard deviation, and SQLite's
 STDDEV_SAMP raised on them, failing the whole job."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from tests.embedded import run_on_embedded_default
 
-REPO = Path(__file__).resolve().parents[2]
 AGGREGATE_ON_SQLITE = """
 import json, statistics, django
 django.setup()
@@ -43,20 +39,7 @@ print(json.dumps({
 
 
 def test_cells_of_one_rating_aggregate_and_export_on_sqlite(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", AGGREGATE_ON_SQLITE],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
-            "MOODLAB_VAR_DIR": str(tmp_path / "var"),
-        },
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = run_on_embedded_default(AGGREGATE_ON_SQLITE, tmp_path)
     assert seen["vendor"] == "sqlite"
     assert seen["single"] > 0 and seen["single_with_sd"] == 0
     assert seen["several"] > 0 and seen["wrong_sd"] == 0

@@ -2,12 +2,8 @@
 PostgreSQL, does not reach: allocation's plain SQL must hold on both, and a few sessions at
 once must not fail on SQLite's single writer."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from tests.embedded import run_on_embedded_default
 
-REPO = Path(__file__).resolve().parents[2]
 RATE_ON_SQLITE = """
 import json, django
 django.setup()
@@ -43,20 +39,7 @@ print(json.dumps({
 
 
 def test_sessions_at_once_rate_every_trial_with_an_exact_ledger_on_sqlite(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-c", RATE_ON_SQLITE],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DJANGO_SETTINGS_MODULE": "moodlab.settings.base",
-            "MOODLAB_VAR_DIR": str(tmp_path / "var"),
-        },
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = run_on_embedded_default(RATE_ON_SQLITE, tmp_path)
     assert seen["vendor"] == "sqlite"
     assert seen["completed"] == 4
     assert seen["submitted"] > 4  # the sessions rated their trials, not just started
