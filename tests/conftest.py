@@ -69,6 +69,18 @@ def _live_server_requests_finish(request):
             time.sleep(0.1)
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A local S3-compatible server (moto's server mode), shared by the storage tests."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -10,20 +10,10 @@ import boto3
 import httpx
 import pytest
 from django.urls import reverse
-from moto.server import ThreadedMotoServer
 
 from analysis.snapshots import snapshot_export, snapshot_set_published
 
 BUCKET = "moodlab-snapshots"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import boto3
 import httpx
 import numpy as np
 import pytest
-from moto.server import ThreadedMotoServer
 from rest_framework.test import APIClient
 
 from moodlab.audio import calibration_wav, headphone_trial_wav
@@ -178,15 +177,6 @@ def test_the_same_song_keeps_one_link_within_the_hour(served, django_capture_on_
 # --- S3 (moto server mode) -----------------------------------------------------------------
 
 BUCKET = "moodlab-audio"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
