@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_celery_results.models import TaskResult
 
-from analysis.jobs import job_request
 from analysis.models import (
     CellAggregate,
     ExclusionDecision,
@@ -25,8 +24,9 @@ from analysis.models import (
     SnapshotAccessGrant,
     StudyJobs,
 )
-from analysis.quality import RULES, exclusion_override
-from analysis.snapshots import snapshot_set_published
+from analysis.services.jobs import job_request
+from analysis.services.quality import RULES, exclusion_override
+from analysis.services.snapshots import snapshot_set_published
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 
 

@@ -25,7 +25,7 @@ from analysis.api.filters import CatalogueFilter
 from analysis.api.serializers import CatalogueSnapshotOutputSerializer
 from analysis.models import ApiToken
 from analysis.selectors import published_snapshots
-from analysis.tokens import api_token_create, api_token_revoke, data_user_sign_up
+from analysis.services.tokens import api_token_create, api_token_revoke, data_user_sign_up
 from moodlab.studies.api.throttles import AddressThrottle
 
 PAGE_SIZE = 20

@@ -7,10 +7,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from celery import Task, shared_task
 
-from analysis.aggregation import Progress, cells_aggregate
-from analysis.outcomes import aggregation_report, export_report, job_run_finish, quality_report
-from analysis.quality import quality_check
-from analysis.snapshots import snapshot_export
+from analysis.services.aggregation import Progress, cells_aggregate
+from analysis.services.outcomes import (
+    aggregation_report,
+    export_report,
+    job_run_finish,
+    quality_report,
+)
+from analysis.services.quality import quality_check
+from analysis.services.snapshots import snapshot_export
 from moodlab.studies.models import Study
 
 
@@ -45,7 +50,7 @@ def aggregate_studies_in_rating() -> int:
 def requeue_unsent_jobs() -> int:
     """Run by beat: send the jobs and analyses requested while the broker was unreachable."""
     from analysis.crosscultural.services import analyses_send_unsent
-    from analysis.jobs import UNSENT_GRACE, jobs_send_unsent  # jobs imports this module
+    from analysis.services.jobs import UNSENT_GRACE, jobs_send_unsent  # jobs imports this module
 
     return jobs_send_unsent() + analyses_send_unsent(older_than=UNSENT_GRACE)
 

@@ -109,10 +109,10 @@ class BenchClips:
 
 
 def build_study(slug: str, *, trials: int, clip_seconds: float, deliver: bool) -> None:
-    from elicitation.term_import import terms_import
     from moodlab.studies.models import Song, Study
-    from moodlab.studies.services import study_add_locale, study_set_phase
-    from moodlab.studies.song_import import songs_import
+    from moodlab.studies.services.song_import import songs_import
+    from moodlab.studies.services.studies import study_add_locale, study_set_phase
+    from moodlab.studies.services.term_import import terms_import
 
     study = Study.objects.create(
         slug=slug,

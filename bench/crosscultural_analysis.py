@@ -41,12 +41,12 @@ from analysis.crosscultural.services import (  # noqa: E402
     analysis_run,
     prediction_set_import,
 )
-from elicitation.term_import import terms_import  # noqa: E402
 from moodlab.simulation import MoodModel  # noqa: E402
 from moodlab.studies.demo import DEMO_DATA, ShortClips, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Participant, Study, StudyLocale, Term  # noqa: E402
-from moodlab.studies.services import study_add_reference_locales, study_set_phase  # noqa: E402
-from moodlab.studies.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.studies import study_add_reference_locales, study_set_phase  # noqa: E402
+from moodlab.studies.services.term_import import terms_import  # noqa: E402
 from rating.models import Rating, Trial  # noqa: E402
 
 SLUG = "bench-crosscultural"

@@ -32,14 +32,14 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from analysis.aggregation import cells_aggregate  # noqa: E402
-from analysis.quality import quality_check  # noqa: E402
-from analysis.snapshots import snapshot_export  # noqa: E402
-from elicitation.term_import import terms_import  # noqa: E402
+from analysis.services.aggregation import cells_aggregate  # noqa: E402
+from analysis.services.quality import quality_check  # noqa: E402
+from analysis.services.snapshots import snapshot_export  # noqa: E402
 from moodlab.studies.demo import DEMO_DATA, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Study  # noqa: E402
-from moodlab.studies.services import study_add_reference_locales  # noqa: E402
-from moodlab.studies.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.studies import study_add_reference_locales  # noqa: E402
+from moodlab.studies.services.term_import import terms_import  # noqa: E402
 
 TRIALS = 65  # plus one repeat
 TERMS = 7

@@ -53,11 +53,11 @@ from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 
 from bench.load_urls import FLOOR_TABLE  # noqa: E402
-from elicitation.term_import import terms_import  # noqa: E402
 from moodlab.studies.demo import DEMO_DATA, ShortClips, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Participant, Study  # noqa: E402
-from moodlab.studies.services import study_add_locale, study_set_phase  # noqa: E402
-from moodlab.studies.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.studies import study_add_locale, study_set_phase  # noqa: E402
+from moodlab.studies.services.term_import import terms_import  # noqa: E402
 from rating.models import Cell, Rating, Trial  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

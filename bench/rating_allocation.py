@@ -28,11 +28,11 @@ django.setup()
 import numpy as np  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from elicitation.term_import import terms_import  # noqa: E402
 from moodlab.studies.demo import DEMO_DATA, ShortClips, demo_song_rows  # noqa: E402
 from moodlab.studies.models import Participant, Study  # noqa: E402
-from moodlab.studies.services import study_add_locale, study_set_phase  # noqa: E402
-from moodlab.studies.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.song_import import songs_import  # noqa: E402
+from moodlab.studies.services.studies import study_add_locale, study_set_phase  # noqa: E402
+from moodlab.studies.services.term_import import terms_import  # noqa: E402
 from rating.models import Cell, Trial  # noqa: E402
 from rating.services import session_terms, trial_serve, trial_submit  # noqa: E402
 

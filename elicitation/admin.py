@@ -17,7 +17,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from elicitation.admin_curation import curation_view
-from elicitation.curation import (
+from elicitation.export import CHAIN_EXPORT_COLUMNS, chain_export_rows
+from elicitation.models import Chain, ChainTag, CurationTerm
+from elicitation.services.curation import (
     label_field_of,
     term_rename,
     term_set_excluded,
@@ -27,8 +29,6 @@ from elicitation.curation import (
     terms_recompute,
     terms_select_top,
 )
-from elicitation.export import CHAIN_EXPORT_COLUMNS, chain_export_rows
-from elicitation.models import Chain, ChainTag, CurationTerm
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
 from moodlab.studies.csv_safety import write_safe_csv
 from moodlab.studies.models import Study, StudyLocale, Term

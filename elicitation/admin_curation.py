@@ -19,7 +19,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from elicitation.curation import (
+from elicitation.selectors import curation_key_shares
+from elicitation.services.curation import (
     label_field_of,
     term_rename,
     term_set_excluded,
@@ -29,7 +30,6 @@ from elicitation.curation import (
     terms_recompute,
     terms_select_top,
 )
-from elicitation.selectors import curation_key_shares
 from moodlab.studies.models import StudyLocale, Term
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.wording import plural

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from moodlab.studies.demo import demo_study_prepare
 from moodlab.studies.models import Study
-from moodlab.studies.services import study_set_phase
+from moodlab.studies.services.studies import study_set_phase
 
 DEMO_ELICITATION_SLUG = "demo-elicitation"
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from elicitation.services import turns_expire
+from elicitation.services.chains import turns_expire
 
 
 @shared_task(name="elicitation.expire_turns", time_limit=120, soft_time_limit=100)

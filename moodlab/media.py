@@ -19,7 +19,7 @@ from django.views.decorators.http import require_safe
 
 from moodlab.audio_codec import CONTENT_TYPES
 from moodlab.ranged import ranged_file_response
-from moodlab.studies.song_audio import public_audio_name, signed_audio_name
+from moodlab.studies.services.song_audio import public_audio_name, signed_audio_name
 
 YEAR_SECONDS = 365 * 24 * 60 * 60
 

@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from analysis.models import ExclusionDecision
-from analysis.quality import RULES, exclusion_override
+from analysis.services.quality import RULES, exclusion_override
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
 from moodlab.studies.models import Participant
 from moodlab.studies.selectors import studies_visible_to

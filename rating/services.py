@@ -31,8 +31,8 @@ from django.utils.translation import override
 from rest_framework.exceptions import NotFound
 
 from moodlab.studies.models import Participant, Song, Study, Term
-from moodlab.studies.recruitment import participant_no_work
-from moodlab.studies.services import participant_finish, participant_touch
+from moodlab.studies.services.participants import participant_finish, participant_touch
+from moodlab.studies.services.recruitment import participant_no_work
 from rating.exceptions import TrialConflict
 from rating.models import Cell, Rating, SessionTerm, Trial
 from rating.timing import response_seconds_measured

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from elicitation.term_import import terms_import
 from moodlab.studies.demo import ShortClips, demo_song_rows
 from moodlab.studies.models import Study
-from moodlab.studies.services import study_add_locale, study_set_phase
-from moodlab.studies.song_import import AudioSource, songs_import
+from moodlab.studies.services.song_import import AudioSource, songs_import
+from moodlab.studies.services.studies import study_add_locale, study_set_phase
+from moodlab.studies.services.term_import import terms_import
 from tests.factories import StudyFactory, UserFactory
 
 REPO = Path(__file__).resolve().parents[1]

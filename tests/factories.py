@@ -98,8 +98,8 @@ def ready_for_trials(participant: Participant) -> Participant:
     """Record consent and passed prescreens, as the participant pages do before trials."""
     from django.utils import timezone
 
-    from moodlab.studies.flow import PRESCREEN_STEPS
     from moodlab.studies.models import PrescreenResult
+    from moodlab.studies.services.flow import PRESCREEN_STEPS
 
     participant.consented_at = timezone.now()
     participant.save(update_fields=["consented_at"])

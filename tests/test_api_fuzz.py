@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from analysis.crosscultural.tasks import crosscultural_analysis_run
 from moodlab.studies.models import Study
-from moodlab.studies.services import participant_enter
+from moodlab.studies.services.participants import participant_enter
 from tests.conftest import build_study
 from tests.factories import UserFactory, ready_for_trials
 

@@ -15,7 +15,7 @@ LANGUAGES = ("en", "fr", "es", "ko", "ar")
 PARTICIPANT_SOURCES = (
     "moodlab/studies/templates/participant",
     "moodlab/studies/pages.py",
-    "moodlab/studies/steps.py",
+    "moodlab/studies/services/steps.py",
     "rating/selectors.py",
 )
 PO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')

@@ -1,4 +1,4 @@
-"""`Authorization: Bearer <key>` with a data user's hashed API token (analysis.tokens)."""
+"""`Authorization: Bearer <key>` with a data user's hashed API token (analysis.services.tokens)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from analysis.tokens import api_token_user
+from analysis.services.tokens import api_token_user
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

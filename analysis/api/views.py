@@ -44,8 +44,8 @@ from analysis.selectors import (
     studies_with_visible_snapshots,
     user_can_read_study_data,
 )
-from analysis.snapshots import snapshot_file_name
-from analysis.tokens import api_token_create, api_token_revoke
+from analysis.services.snapshots import snapshot_file_name
+from analysis.services.tokens import api_token_create, api_token_revoke
 from moodlab.ranged import ranged_file_response
 from moodlab.studies.models import Study
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis.models import JobOutcome
-from analysis.outcomes import JobReport
+from analysis.services.outcomes import JobReport
 
 EXIT_FAILED = 1
 EXIT_WARNINGS = 2

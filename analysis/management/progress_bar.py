@@ -8,7 +8,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from analysis.aggregation import Progress
+from analysis.services.aggregation import Progress
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from elicitation.curation import (
+from elicitation.services.curation import (
     label_field_of,
     term_rename,
     term_set_excluded,

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from elicitation.selectors import participant_progress, tags_autocomplete, turn_view
-from elicitation.services import (
+from elicitation.services.chains import (
     FLAG,
     TurnSubmission,
     turn_claim,
@@ -22,7 +22,7 @@ from moodlab.api.fields import IdKeyedDictField
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant
-from moodlab.studies.recruitment import WAIT_SECONDS
+from moodlab.studies.services.recruitment import WAIT_SECONDS
 
 MAX_RATINGS_PER_TURN = 100
 MAX_NEW_TAGS_PER_TURN = 10

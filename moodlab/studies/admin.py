@@ -13,7 +13,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from modeltranslation.admin import TranslationAdmin
 
-from elicitation.term_import import terms_import
 from moodlab.studies import admin_views
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.csv_import import ImportFailed
@@ -29,14 +28,15 @@ from moodlab.studies.models import (
     Term,
 )
 from moodlab.studies.selectors import song_queryset_with_audio_failures, studies_visible_to
-from moodlab.studies.services import study_add_reference_locales
-from moodlab.studies.song_audio import (
+from moodlab.studies.services.song_audio import (
     song_audio_probe,
     song_audio_store,
     song_audio_url,
     study_audio_redeliver,
 )
-from moodlab.studies.song_import import AudioZip, songs_import
+from moodlab.studies.services.song_import import AudioZip, songs_import
+from moodlab.studies.services.studies import study_add_reference_locales
+from moodlab.studies.services.term_import import terms_import
 from moodlab.wording import plural
 
 

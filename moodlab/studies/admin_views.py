@@ -22,7 +22,7 @@ from moodlab.studies.dashboard import StudyCounts, study_dashboard, study_overvi
 from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import studies_visible_to
-from moodlab.studies.services import PHASE_ORDER, study_set_phase
+from moodlab.studies.services.studies import PHASE_ORDER, study_set_phase
 
 # What each phase needs before it can start, and what happens in it, for the stepper.
 PHASE_NEEDS: dict[str, str] = {

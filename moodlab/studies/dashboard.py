@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from elicitation.curation import label_field_of
 from elicitation.models import Chain
+from elicitation.services.curation import label_field_of
 from moodlab.studies.models import Participant, Study, StudyLocale, Term
 from moodlab.studies.selectors import songs_playable
 from rating.models import Cell

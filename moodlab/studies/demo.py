@@ -14,12 +14,12 @@ from typing import IO
 
 from django.db import transaction
 
-from elicitation.term_import import terms_import
 from moodlab.audio import song_clip_wav
 from moodlab.simulation import MoodModel, world_seed_for
 from moodlab.studies.models import Study
-from moodlab.studies.services import study_add_reference_locales, study_set_phase
-from moodlab.studies.song_import import songs_import
+from moodlab.studies.services.song_import import songs_import
+from moodlab.studies.services.studies import study_add_reference_locales, study_set_phase
+from moodlab.studies.services.term_import import terms_import
 
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 SONG_LIST = DEMO_DATA / "songmeta_GlobalMood.csv"

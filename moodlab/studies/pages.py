@@ -24,13 +24,13 @@ from moodlab.studies.api.throttles import session_start_allowed
 from moodlab.studies.locales import split_locale_code
 from moodlab.studies.models import Participant, StudyLocale
 from moodlab.studies.selectors import participant_by_token
-from moodlab.studies.services import (
+from moodlab.studies.services.participants import (
     MAX_ENTRY_PARAMETER_LENGTH,
     MAX_ENTRY_PARAMETERS,
     EntryRefused,
     participant_enter,
 )
-from moodlab.studies.steps import ParticipantExit, exit_for, no_places_exit
+from moodlab.studies.services.steps import ParticipantExit, exit_for, no_places_exit
 
 REFUSAL_STATUS = {
     "missing_id": 400,

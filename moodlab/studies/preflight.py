@@ -192,7 +192,7 @@ def _check_chains(preflight: Preflight, locales: list[StudyLocale]) -> None:
 
 
 def _check_terms(preflight: Preflight, study: Study, locales: list[StudyLocale]) -> None:
-    from elicitation.curation import label_field_of  # elicitation builds on this app
+    from elicitation.services.curation import label_field_of  # elicitation builds on this app
 
     wanted, needed = study.terms_per_locale, study.terms_per_participant
     for locale in locales:
@@ -231,7 +231,7 @@ def _check_terms(preflight: Preflight, study: Study, locales: list[StudyLocale])
 
 
 def _check_quality_rules(preflight: Preflight, study: Study) -> None:
-    from analysis.quality import quality_rules_of  # analysis builds on this app
+    from analysis.services.quality import quality_rules_of  # analysis builds on this app
 
     rules = quality_rules_of(study_id=study.pk)
     off = [rule.rule.title for rule in rules if not rule.enabled]

@@ -21,8 +21,11 @@ import numpy as np
 
 from moodlab.simulation import MoodModel, RaterProfile
 from moodlab.studies.models import Participant
-from moodlab.studies.prescreens import headphone_positions, vocabulary_items_for
 from moodlab.studies.selectors import participant_by_token
+from moodlab.studies.services.prescreens import (
+    headphone_positions,
+    vocabulary_items_for,
+)
 
 ME = "/api/v1/participants/me/"
 AGES = (18, 70)

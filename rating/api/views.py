@@ -16,8 +16,8 @@ from moodlab.api.schema import ErrorSerializer
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, Song
-from moodlab.studies.recruitment import WAIT_SECONDS
-from moodlab.studies.song_audio import song_audio_url
+from moodlab.studies.services.recruitment import WAIT_SECONDS
+from moodlab.studies.services.song_audio import song_audio_url
 from rating.models import Trial
 from rating.selectors import TrialView, trial_view
 from rating.services import (

@@ -4,9 +4,9 @@ import statistics
 
 import pytest
 
-from analysis.aggregation import Median, _median_from_value_counts, cells_aggregate
 from analysis.models import CellAggregate
-from analysis.quality import exclusion_override, quality_check
+from analysis.services.aggregation import Median, _median_from_value_counts, cells_aggregate
+from analysis.services.quality import exclusion_override, quality_check
 from moodlab.simulation import RaterKind
 from moodlab.studies.models import Participant
 from rating.models import Rating

@@ -10,7 +10,7 @@ django.setup()
 from django.core.management import call_command
 from django.db import connection
 from analysis.models import CellAggregate
-from analysis.snapshots import snapshot_export
+from analysis.services.snapshots import snapshot_export
 from moodlab.studies.models import Study
 from rating.models import Rating
 

@@ -5,9 +5,9 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from analysis.aggregation import cells_aggregate
 from analysis.models import SnapshotAccessGrant
-from analysis.snapshots import snapshot_export, snapshot_set_published
+from analysis.services.aggregation import cells_aggregate
+from analysis.services.snapshots import snapshot_export, snapshot_set_published
 from tests.factories import UserFactory
 
 

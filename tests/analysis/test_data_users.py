@@ -21,9 +21,9 @@ from analysis.crosscultural.computation import AnalysisParams
 from analysis.crosscultural.services import analysis_create, analysis_run
 from analysis.dataset_card import MEANS_RECIPE
 from analysis.models import ApiToken, ExclusionDecision
-from analysis.quality import quality_check
-from analysis.snapshots import snapshot_export, snapshot_set_published
-from analysis.tokens import api_token_create, snapshot_access_grant
+from analysis.services.quality import quality_check
+from analysis.services.snapshots import snapshot_export, snapshot_set_published
+from analysis.services.tokens import api_token_create, snapshot_access_grant
 from moodlab.studies.models import Study
 from tests.factories import UserFactory
 

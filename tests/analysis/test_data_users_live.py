@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis.models import ApiToken, Snapshot
-from analysis.snapshots import snapshot_export, snapshot_set_published
-from analysis.tokens import snapshot_access_grant
+from analysis.services.snapshots import snapshot_export, snapshot_set_published
+from analysis.services.tokens import snapshot_access_grant
 from moodlab.studies.models import Study
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,9 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from analysis.jobs import job_request
 from analysis.models import JobOutcome, JobRun
-from analysis.quality import exclusion_override
+from analysis.services.jobs import job_request
+from analysis.services.quality import exclusion_override
 from moodlab.studies.models import Participant, Study
 from tests.factories import UserFactory
 

@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from analysis.jobs import job_request
 from analysis.models import CellAggregate, ExclusionDecision, JobRun, QualityRun, Snapshot
-from analysis.quality import quality_check
-from analysis.snapshots import snapshot_export
+from analysis.services.jobs import job_request
+from analysis.services.quality import quality_check
+from analysis.services.snapshots import snapshot_export
 from analysis.tasks import export_snapshot
 from moodlab.studies.models import Study
 from tests.factories import UserFactory

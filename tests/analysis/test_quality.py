@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting
-from analysis.quality import RULES, exclusion_override, quality_check
+from analysis.services.quality import RULES, exclusion_override, quality_check
 from moodlab.simulation import RaterKind
 from rating.models import Rating
 from tests.factories import ParticipantFactory, UserFactory

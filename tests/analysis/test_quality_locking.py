@@ -7,7 +7,7 @@ import pytest
 from django.db import connection, transaction
 
 from analysis.models import QualityRun
-from analysis.quality import RULES, quality_check
+from analysis.services.quality import RULES, quality_check
 from moodlab.studies.models import Study
 
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from django.urls import reverse
 
-from analysis.snapshots import snapshot_export, snapshot_set_published
+from analysis.services.snapshots import snapshot_export, snapshot_set_published
 
 BUCKET = "moodlab-snapshots"
 

@@ -6,9 +6,9 @@ import pyarrow.compute as pc
 import pytest
 
 from analysis.models import QualityRuleSetting
-from analysis.quality import exclusion_override, quality_check
-from analysis.snapshots import snapshot_export
-from elicitation.curation import term_rename, terms_merge
+from analysis.services.quality import exclusion_override, quality_check
+from analysis.services.snapshots import snapshot_export
+from elicitation.services.curation import term_rename, terms_merge
 from moodlab.studies.models import Participant
 from tests.analysis.test_snapshots import csv_rows, parquet
 from tests.conftest import build_study

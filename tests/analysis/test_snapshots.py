@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from django.core.files.storage import storages
 
-from analysis import snapshots
 from analysis.dataset_card import CARD_FILES
 from analysis.models import Snapshot
-from analysis.quality import quality_check
 from analysis.selectors import snapshots_visible_to
-from analysis.snapshots import SNAPSHOT_TABLES, snapshot_export
+from analysis.services import snapshots
+from analysis.services.quality import quality_check
+from analysis.services.snapshots import SNAPSHOT_TABLES, snapshot_export
 from elicitation.models import ChainTag
 from moodlab.studies.csv_safety import guard_column
 from moodlab.studies.models import Participant, RecruiterIdentity

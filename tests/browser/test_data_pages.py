@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from analysis.snapshots import snapshot_export, snapshot_set_published
+from analysis.services.snapshots import snapshot_export, snapshot_set_published
 from tests.analysis.conftest import snapshot_study  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

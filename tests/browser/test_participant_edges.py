@@ -12,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from moodlab.studies.demo import demo_song_rows
 from moodlab.studies.models import Participant, Study, Term
-from moodlab.studies.services import participant_enter, participant_finish, study_set_phase
+from moodlab.studies.services.participants import participant_enter, participant_finish
+from moodlab.studies.services.studies import study_set_phase
 from rating.models import Trial
 from rating.services import session_terms, trial_serve, trial_submit
 from tests.browser.conftest import SCREENSHOTS, ShortClips

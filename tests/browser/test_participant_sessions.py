@@ -12,11 +12,14 @@ from django.utils.translation import gettext
 from playwright.sync_api import Page, expect
 
 from elicitation.models import TagAddition, TagRating
-from elicitation.services import TurnSubmission, turn_claim, turn_submit
+from elicitation.services.chains import TurnSubmission, turn_claim, turn_submit
 from moodlab.studies.demo import demo_song_rows
 from moodlab.studies.models import Participant, QuestionnaireResponse, Study
-from moodlab.studies.prescreens import headphone_positions, vocabulary_items_for
-from moodlab.studies.services import study_set_phase
+from moodlab.studies.services.prescreens import (
+    headphone_positions,
+    vocabulary_items_for,
+)
+from moodlab.studies.services.studies import study_set_phase
 from rating.models import Rating, Trial
 from tests.browser.conftest import ShortClips
 from tests.conftest import build_study

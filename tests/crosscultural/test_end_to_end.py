@@ -249,7 +249,7 @@ def test_analyze_out_writes_the_report_the_admin_shows_beside_its_figures(
 
 
 def test_a_snapshot_analysis_compares_the_prediction_sets_stored_with_the_snapshot(study):
-    from analysis.snapshots import snapshot_export
+    from analysis.services.snapshots import snapshot_export
 
     snapshot = snapshot_export(study_id=study.pk)
     PredictionSet.objects.filter(study=study, name="truth").delete()

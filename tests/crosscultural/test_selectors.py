@@ -1,8 +1,8 @@
 import pytest
 
 from analysis.crosscultural.selectors import RATING_COLUMNS, study_ratings_frame
-from analysis.quality import exclusion_override
-from analysis.snapshots import snapshot_export
+from analysis.services.quality import exclusion_override
+from analysis.services.snapshots import snapshot_export
 from moodlab.simulation import MoodModel
 from moodlab.studies.models import Participant
 from rating.models import Rating

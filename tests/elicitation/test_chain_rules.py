@@ -5,7 +5,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
-from elicitation.services import (
+from elicitation.services.chains import (
     TurnConflict,
     TurnSubmission,
     turn_claim,
@@ -14,8 +14,8 @@ from elicitation.services import (
     turns_expire,
 )
 from moodlab.studies.models import Participant
-from moodlab.studies.recruitment import REASON_CHAINS_COMPLETE
-from moodlab.studies.services import EntryRefused
+from moodlab.studies.services.participants import EntryRefused
+from moodlab.studies.services.recruitment import REASON_CHAINS_COMPLETE
 from tests.elicitation.factories import elicitation_study, participant_in, take_turn
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from elicitation.models import Turn
-from elicitation.services import turn_claim
+from elicitation.services.chains import turn_claim
 from tests.elicitation.factories import elicitation_study, participant_in
 
 PARTICIPANTS = 12

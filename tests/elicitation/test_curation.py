@@ -1,7 +1,8 @@
 import pytest
 from django.utils import timezone
 
-from elicitation.curation import (
+from elicitation.models import ChainTag
+from elicitation.services.curation import (
     TermsFrozenError,
     term_rename,
     term_set_excluded,
@@ -10,7 +11,6 @@ from elicitation.curation import (
     terms_recompute,
     terms_select_top,
 )
-from elicitation.models import ChainTag
 from moodlab.studies.models import Term
 from tests.elicitation.factories import chain_with_tags, elicitation_study
 from tests.factories import UserFactory

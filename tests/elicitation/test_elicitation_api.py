@@ -129,7 +129,7 @@ def test_a_turn_that_is_not_yours_or_timed_out_gets_a_409(api_client):
 
 def test_trials_wait_for_consent_and_prescreens(api_client):
     study = elicitation_study()
-    from moodlab.studies.services import participant_enter
+    from moodlab.studies.services.participants import participant_enter
 
     participant, _ = participant_enter(
         study=study, locale=study.locales.get(), recruiter_participant_id="p-1"

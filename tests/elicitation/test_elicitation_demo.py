@@ -1,9 +1,9 @@
 import pytest
 
 from elicitation.demo import DEMO_ELICITATION_SLUG, demo_elicitation_study_create
-from elicitation.services import turn_claim
+from elicitation.services.chains import turn_claim
 from moodlab.studies.models import Study
-from moodlab.studies.services import participant_enter
+from moodlab.studies.services.participants import participant_enter
 from tests.factories import ready_for_trials
 
 pytestmark = pytest.mark.django_db

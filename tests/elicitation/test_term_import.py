@@ -1,8 +1,8 @@
 import pytest
 
-from elicitation.term_import import terms_import
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.models import Term
+from moodlab.studies.services.term_import import terms_import
 from tests.conftest import GLOBALMOOD, build_study
 from tests.factories import StudyFactory, StudyLocaleFactory
 

@@ -3,7 +3,7 @@
 import pytest
 
 from elicitation.models import Chain, Turn
-from elicitation.services import turn_claim, turn_report_audio_failure
+from elicitation.services.chains import turn_claim, turn_report_audio_failure
 from moodlab.studies.models import Participant
 from tests.elicitation.factories import elicitation_study, participant_in, take_turn
 

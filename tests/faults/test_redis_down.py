@@ -16,8 +16,8 @@ from kombu.exceptions import OperationalError
 from rest_framework.authtoken.models import Token
 
 from analysis.crosscultural.models import CrossCulturalAnalysis
-from analysis.jobs import job_request, jobs_send_unsent
 from analysis.models import JobRun
+from analysis.services.jobs import job_request, jobs_send_unsent
 from analysis.tasks import export_snapshot
 from moodlab.studies.models import Study
 from rating.models import Rating

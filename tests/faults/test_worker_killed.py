@@ -17,7 +17,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from analysis.models import Snapshot
-from analysis.snapshots import snapshot_set_published
+from analysis.services.snapshots import snapshot_set_published
 from analysis.tasks import export_snapshot
 from moodlab.celery import app
 from tests.conftest import build_study

@@ -7,10 +7,13 @@ import pytest
 from django.db.models import Sum
 
 from moodlab.studies.models import Participant, Song
-from moodlab.studies.recruitment import REASON_RATING_EXHAUSTED, REASON_RATING_TARGET
 from moodlab.studies.selectors import song_queryset_with_audio_failures
-from moodlab.studies.services import EntryRefused, participant_enter
-from moodlab.studies.steps import participant_state
+from moodlab.studies.services.participants import EntryRefused, participant_enter
+from moodlab.studies.services.recruitment import (
+    REASON_RATING_EXHAUSTED,
+    REASON_RATING_TARGET,
+)
+from moodlab.studies.services.steps import participant_state
 from rating.models import Cell, Trial
 from rating.services import (
     rating_session_finish,

@@ -5,9 +5,9 @@ from datetime import timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
-from analysis.quality import exclusion_override
+from analysis.services.quality import exclusion_override
 from moodlab.studies.models import Participant
-from moodlab.studies.services import participants_expire_stale
+from moodlab.studies.services.participants import participants_expire_stale
 from rating.models import Cell, Rating, Trial
 from rating.selectors import study_progress
 from rating.services import session_terms, trial_serve, trial_submit

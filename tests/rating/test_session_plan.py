@@ -5,7 +5,7 @@ from django.utils.translation import override
 
 from moodlab.studies.demo import demo_song_rows
 from moodlab.studies.models import Term
-from moodlab.studies.song_import import songs_import
+from moodlab.studies.services.song_import import songs_import
 from rating.models import Cell, SessionTerm, Trial
 from rating.services import rating_session_start, session_terms, trial_serve, trial_submit
 from tests.rating.factories import participant_in, rating_study_with

@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from moodlab.studies.models import Participant, Song
-from moodlab.studies.song_audio import song_audio_url
+from moodlab.studies.services.song_audio import song_audio_url
 from rating.models import Rating, Trial
 from tests.factories import ParticipantFactory, ready_for_trials
 from tests.rating.factories import participant_in, rating_study_with

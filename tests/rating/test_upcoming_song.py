@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from moodlab.studies.song_audio import song_audio_url
+from moodlab.studies.services.song_audio import song_audio_url
 from rating.models import Trial
 from tests.rating.factories import participant_in
 

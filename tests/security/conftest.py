@@ -21,11 +21,11 @@ from analysis.models import (
     Snapshot,
     SnapshotAccessGrant,
 )
-from analysis.quality import quality_check
-from analysis.snapshots import snapshot_export, snapshot_set_published
+from analysis.services.quality import quality_check
+from analysis.services.snapshots import snapshot_export, snapshot_set_published
 from moodlab.simulation import RaterKind
 from moodlab.studies.models import Participant, Study
-from moodlab.studies.services import participant_enter
+from moodlab.studies.services.participants import participant_enter
 from rating.models import Trial
 from rating.services import trial_serve
 from tests.analysis.factories import give_songs_a_clip, rating_terms, simulate_participant

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from analysis.models import SnapshotAccessGrant
-from moodlab.studies.services import study_add_locale
+from moodlab.studies.services.studies import study_add_locale
 from tests.factories import UserFactory
 from tests.security.conftest import World
 

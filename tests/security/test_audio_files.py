@@ -22,10 +22,10 @@ from rest_framework.test import APIClient
 from moodlab.audio import song_clip_wav
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.models import Song, Study
-from moodlab.studies.prescreens import headphone_positions
-from moodlab.studies.services import study_add_locale, study_set_phase
-from moodlab.studies.song_audio import song_audio_url
-from moodlab.studies.song_import import AudioZip, songs_import
+from moodlab.studies.services.prescreens import headphone_positions
+from moodlab.studies.services.song_audio import song_audio_url
+from moodlab.studies.services.song_import import AudioZip, songs_import
+from moodlab.studies.services.studies import study_add_locale, study_set_phase
 from rating.models import Trial
 from tests.factories import StudyFactory, UserFactory, ready_for_trials
 from tests.security.conftest import researcher_of
@@ -242,14 +242,19 @@ def test_study_audio_is_not_at_a_guessable_path_and_links_expire(rating_study_wi
 
     url = song_audio_url(song)
     assert APIClient().get(url).status_code == 200
-    with mock.patch("moodlab.studies.song_audio.time.time", return_value=time.time() + 4 * 3600):
+    with mock.patch(
+        "moodlab.studies.services.song_audio.time.time", return_value=time.time() + 4 * 3600
+    ):
         assert APIClient().get(url).status_code == 404
     forged = url[:-3] + ("xyz" if not url.endswith("xyz") else "abc")
     assert APIClient().get(forged).status_code == 404
 
 
 def test_audio_is_public_only_where_the_study_publishes_it(rating_study_with_audio):
-    from moodlab.studies.song_audio import song_audio_deliver, song_public_audio_url
+    from moodlab.studies.services.song_audio import (
+        song_audio_deliver,
+        song_public_audio_url,
+    )
 
     song = song_audio_deliver(song_id=rating_study_with_audio.songs.get().pk)
     name = song.delivery_audio.name.rsplit("/", 1)[1]

@@ -18,9 +18,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from analysis.crosscultural.models import CrossCulturalAnalysis
-from analysis.tokens import api_token_create
+from analysis.services.tokens import api_token_create
 from moodlab.studies.admin_scoping import StudyScopedAdmin
-from moodlab.studies.prescreens import prescreen_audio_url
+from moodlab.studies.services.prescreens import prescreen_audio_url
 from tests.security.conftest import World
 
 ROLES = (

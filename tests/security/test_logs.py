@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from moodlab.studies.models import RecruiterIdentity
-from moodlab.studies.services import participant_enter
+from moodlab.studies.services.participants import participant_enter
 from tests.rating.factories import rating_study_with
 
 pytestmark = pytest.mark.django_db

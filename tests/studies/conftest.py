@@ -6,7 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from moodlab.studies.models import Participant, Study
-from moodlab.studies.services import participant_enter, study_add_locale
+from moodlab.studies.services.participants import participant_enter
+from moodlab.studies.services.studies import study_add_locale
 from tests.factories import StudyFactory
 
 PANEL_EXITS = {

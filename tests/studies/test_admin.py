@@ -4,7 +4,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from moodlab.studies.models import Participant, RecruiterIdentity, Song, Study
-from moodlab.studies.services import participant_enter
+from moodlab.studies.services.participants import participant_enter
 from tests.conftest import GLOBALMOOD, build_study
 from tests.factories import SongFactory, StudyFactory, StudyLocaleFactory, UserFactory
 
@@ -315,7 +315,10 @@ def test_the_song_list_counts_each_songs_audio_failures(admin_client_for, superu
 def test_the_study_page_shows_why_a_locales_recruitment_closed(admin_client_for, superuser):
     study = StudyFactory(slug="filled")
     locale = StudyLocaleFactory(study=study, code="en-US")
-    from moodlab.studies.recruitment import REASON_RATING_TARGET, locale_recruitment_set
+    from moodlab.studies.services.recruitment import (
+        REASON_RATING_TARGET,
+        locale_recruitment_set,
+    )
 
     locale_recruitment_set(locale=locale, reason=REASON_RATING_TARGET)
     html = (

@@ -3,7 +3,7 @@ from rest_framework.authtoken.models import Token
 
 from moodlab.studies.models import Participant, RecruiterIdentity, Study
 from moodlab.studies.selectors import participant_by_token
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.participants import participant_finish
 from tests.factories import SongFactory, StudyFactory, StudyLocaleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
 from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
 from moodlab.studies.selectors import participant_by_token
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.participants import participant_finish
 from tests.factories import StudyFactory, StudyLocaleFactory
 
 pytestmark = pytest.mark.django_db

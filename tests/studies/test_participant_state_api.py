@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from moodlab.studies.models import Participant
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.participants import participant_finish
 from tests.studies.conftest import client_for, enter
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import songs_playable, songs_without_playable_audio
-from moodlab.studies.services import PhaseMoveRefused, study_set_phase
+from moodlab.studies.services.studies import PhaseMoveRefused, study_set_phase
 from tests.conftest import build_study
 from tests.factories import UserFactory
 

@@ -8,8 +8,8 @@ from django.db import connection
 from django.utils import timezone
 
 from moodlab.studies.models import Participant, PrescreenResult
-from moodlab.studies.prescreens import headphone_positions, headphones_check
-from moodlab.studies.steps import StepConflict
+from moodlab.studies.services.prescreens import headphone_positions, headphones_check
+from moodlab.studies.services.steps import StepConflict
 from tests.studies.conftest import enter
 
 

@@ -15,12 +15,13 @@ from rest_framework.test import APIClient
 from moodlab.audio import calibration_wav
 from moodlab.audio_codec import audio_decode, wav_to_m4a
 from moodlab.studies.models import Participant, PrescreenResult
-from moodlab.studies.prescreens import (
+from moodlab.studies.services.participants import participant_finish
+from moodlab.studies.services.prescreens import (
     AUDIO_SALT,
     headphone_positions,
     vocabulary_items_for,
 )
-from moodlab.studies.services import participant_finish, study_add_locale
+from moodlab.studies.services.studies import study_add_locale
 from moodlab.studies.vocabulary import default_vocabulary
 from tests.studies.conftest import client_for, enter
 

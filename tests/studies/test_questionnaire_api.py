@@ -4,8 +4,11 @@ import pytest
 from django.urls import reverse
 
 from moodlab.studies.models import Participant, QuestionnaireResponse
-from moodlab.studies.prescreens import headphone_positions, vocabulary_items_for
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.participants import participant_finish
+from moodlab.studies.services.prescreens import (
+    headphone_positions,
+    vocabulary_items_for,
+)
 from tests.conftest import build_study
 from tests.elicitation.factories import CLIP_SECONDS, elicitation_study
 from tests.studies.conftest import PANEL_EXITS, client_for, enter

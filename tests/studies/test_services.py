@@ -5,14 +5,13 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from moodlab.studies.models import Participant, Study
-from moodlab.studies.services import (
+from moodlab.studies.services.participants import (
     TOUCH_INTERVAL,
     participant_finish,
     participant_touch,
     participants_expire_stale,
-    study_add_locale,
-    study_set_phase,
 )
+from moodlab.studies.services.studies import study_add_locale, study_set_phase
 from tests.conftest import beat_task_scheduled_by, build_study
 from tests.factories import ParticipantFactory, StudyFactory
 

@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from elicitation.simulated import simulate_elicitation_participant
 from moodlab.simulation import MoodModel, RaterKind, RaterProfile
 from moodlab.studies.models import Participant, PrescreenResult, QuestionnaireResponse, Study
+from moodlab.studies.services.steps import STEP_ORDER, enabled_steps
 from moodlab.studies.simulated import PatientTransport
-from moodlab.studies.steps import STEP_ORDER, enabled_steps
 from rating.models import Rating, Trial
 from tests.conftest import build_study
 from tests.elicitation.factories import elicitation_study

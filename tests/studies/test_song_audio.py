@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 from moodlab.audio import calibration_wav, headphone_trial_wav
 from moodlab.audio_codec import audio_decode, integrated_loudness, wav_to_m4a
 from moodlab.studies.models import Song
-from moodlab.studies.song_audio import song_audio_deliver, song_audio_url
-from moodlab.studies.song_import import songs_import
+from moodlab.studies.services.song_audio import song_audio_deliver, song_audio_url
+from moodlab.studies.services.song_import import songs_import
 from tests.factories import StudyFactory
 
 pytestmark = pytest.mark.django_db

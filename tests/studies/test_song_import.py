@@ -6,7 +6,7 @@ import pytest
 from moodlab.audio import song_clip_wav
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.models import Song
-from moodlab.studies.song_import import AudioDirectory, AudioZip, songs_import
+from moodlab.studies.services.song_import import AudioDirectory, AudioZip, songs_import
 from tests.conftest import GLOBALMOOD
 from tests.factories import SongFactory, StudyFactory
 

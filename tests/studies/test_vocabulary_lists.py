@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from moodlab.studies.models import Study, StudyLocale
-from moodlab.studies.services import study_add_locale, study_set_phase
+from moodlab.studies.services.studies import study_add_locale, study_set_phase
 from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_items
 from tests.conftest import build_study
 from tests.factories import StudyLocaleFactory

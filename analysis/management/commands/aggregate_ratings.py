@@ -5,10 +5,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from analysis.aggregation import cells_aggregate
 from analysis.management.outcome import command_finish
 from analysis.management.progress_bar import progress_bar
-from analysis.outcomes import aggregation_report
+from analysis.services.aggregation import cells_aggregate
+from analysis.services.outcomes import aggregation_report
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 

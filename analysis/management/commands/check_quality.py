@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from analysis.management.outcome import command_finish
 from analysis.management.progress_bar import progress_bar
-from analysis.outcomes import quality_report
-from analysis.quality import quality_check
+from analysis.services.outcomes import quality_report
+from analysis.services.quality import quality_check
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 

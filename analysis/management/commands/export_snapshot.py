@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from analysis.management.outcome import command_finish
 from analysis.management.progress_bar import progress_bar
-from analysis.outcomes import export_report
-from analysis.snapshots import snapshot_export
+from analysis.services.outcomes import export_report
+from analysis.services.snapshots import snapshot_export
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from elicitation.term_import import terms_import
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.management.study_option import add_study_option, get_study
+from moodlab.studies.services.term_import import terms_import
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from moodlab.studies.api.permissions import IsParticipant, ParticipantAuthentication
-from moodlab.studies.flow import require_ready_for_trials
 from moodlab.studies.models import Participant
-from moodlab.studies.services import participant_touch
+from moodlab.studies.services.flow import require_ready_for_trials
+from moodlab.studies.services.participants import participant_touch
 
 
 class ParticipantApi(APIView):

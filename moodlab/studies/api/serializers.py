@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from moodlab.studies.models import Participant, Song, Study, StudyLocale
-from moodlab.studies.services import MAX_ENTRY_PARAMETER_LENGTH, MAX_ENTRY_PARAMETERS
+from moodlab.studies.services.participants import MAX_ENTRY_PARAMETER_LENGTH, MAX_ENTRY_PARAMETERS
 
 
 class LocaleOutputSerializer(serializers.ModelSerializer):

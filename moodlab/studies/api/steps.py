@@ -27,7 +27,7 @@ from moodlab.media import audio_response
 from moodlab.studies.api.participant_base import ParticipantApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, PrescreenResult
-from moodlab.studies.prescreens import (
+from moodlab.studies.services.prescreens import (
     HEADPHONE_CHOICES,
     headphone_positions,
     headphones_check,
@@ -37,7 +37,7 @@ from moodlab.studies.prescreens import (
     vocabulary_items_for,
     volume_record,
 )
-from moodlab.studies.steps import (
+from moodlab.studies.services.steps import (
     COMPLETE,
     ENDED,
     QUESTIONNAIRE,

@@ -23,12 +23,8 @@ from moodlab.studies.api.throttles import AddressStartThrottle
 from moodlab.studies.models import Song, Study, StudyLocale
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import studies_visible_to
-from moodlab.studies.services import (
-    EntryRefused,
-    PhaseMoveRefused,
-    participant_enter,
-    study_set_phase,
-)
+from moodlab.studies.services.participants import EntryRefused, participant_enter
+from moodlab.studies.services.studies import PhaseMoveRefused, study_set_phase
 
 
 class StudyListApi(generics.ListAPIView):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.management.study_option import add_study_option, get_study
-from moodlab.studies.song_import import AudioDirectory, songs_import
+from moodlab.studies.services.song_import import AudioDirectory, songs_import
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from moodlab.studies.management.study_option import add_study_option, get_study
-from moodlab.studies.song_audio import study_audio_renew
+from moodlab.studies.services.song_audio import study_audio_renew
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from moodlab.studies.management.study_option import add_study_option, get_study
 from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
-from moodlab.studies.services import study_set_phase
+from moodlab.studies.services.studies import study_set_phase
 
 MARKS = {"blocker": "BLOCKS", "warning": "WARNING", "ok": "ok"}
 

@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
-from moodlab.studies.flow import PRESCREEN_STEPS, pending_steps, session_ended, steps_pending
 from moodlab.studies.models import (
     Participant,
     PrescreenResult,
@@ -26,7 +25,13 @@ from moodlab.studies.models import (
     Study,
     StudyLocale,
 )
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.flow import (
+    PRESCREEN_STEPS,
+    pending_steps,
+    session_ended,
+    steps_pending,
+)
+from moodlab.studies.services.participants import participant_finish
 
 TRIALS = "trials"
 QUESTIONNAIRE = "questionnaire"

@@ -28,8 +28,13 @@ from rest_framework.exceptions import NotFound
 from moodlab.audio import calibration_wav, headphone_trial_wav, headphone_trials
 from moodlab.audio_codec import wav_to_m4a
 from moodlab.studies.models import Participant, PrescreenResult
-from moodlab.studies.services import participant_finish
-from moodlab.studies.steps import StepConflict, StepRefused, lock_participant, require_step_open
+from moodlab.studies.services.participants import participant_finish
+from moodlab.studies.services.steps import (
+    StepConflict,
+    StepRefused,
+    lock_participant,
+    require_step_open,
+)
 from moodlab.studies.vocabulary import default_vocabulary
 
 AUDIO_SALT = "moodlab.prescreen-audio"

@@ -22,7 +22,11 @@ from moodlab.studies.csv_import import (
     read_csv_rows,
 )
 from moodlab.studies.models import Song, Study
-from moodlab.studies.song_audio import sha256_of, song_audio_probe, song_audio_store
+from moodlab.studies.services.song_audio import (
+    sha256_of,
+    song_audio_probe,
+    song_audio_store,
+)
 
 AUDIO_EXTENSIONS = frozenset({"wav", "mp3", "ogg", "oga", "opus", "m4a", "flac", "webm"})
 MAX_AUDIO_BYTES = 50 * 1024 * 1024

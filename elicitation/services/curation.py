@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from elicitation.models import ChainTag, TermAlias
-from elicitation.term_import import TRANSLATED_LANGUAGES
 from moodlab.studies.models import StudyLocale, Term
+from moodlab.studies.services.term_import import TRANSLATED_LANGUAGES
 
 
 class TermsFrozenError(ValidationError):

@@ -24,11 +24,11 @@ from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from analysis.aggregation import Progress
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
 from analysis.selectors import participants_counted
+from analysis.services.aggregation import Progress
 from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.participants import participant_finish
 from rating.models import Rating, Trial
 from rating.services import cells_recount, trials_release_abandoned
 

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from moodlab.studies.models import Participant, Study, StudyLocale
-from moodlab.studies.services import participant_finish
+from moodlab.studies.services.participants import participant_finish
 
 REASON_RATING_TARGET = "every song × term has its target number of ratings"
 REASON_RATING_EXHAUSTED = "no song has room left for a new session's terms"

@@ -36,11 +36,11 @@ from django.db.models import Max
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from analysis.aggregation import Progress, cells_aggregate
 from analysis.crosscultural.models import Prediction
 from analysis.dataset_card import write_card_files
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
+from analysis.services.aggregation import Progress, cells_aggregate
 from elicitation.export import chain_export_rows
 from moodlab.studies.csv_safety import guard_column
 from moodlab.studies.models import Participant, Song, Study

@@ -24,8 +24,8 @@ from rest_framework.exceptions import APIException, ValidationError
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
 from elicitation.normalization import TagError, clean_tag, grouping_key
 from moodlab.studies.models import Participant, Study, StudyLocale
-from moodlab.studies.recruitment import participant_no_work
-from moodlab.studies.services import participant_finish, participant_touch
+from moodlab.studies.services.participants import participant_finish, participant_touch
+from moodlab.studies.services.recruitment import participant_no_work
 
 # Players round the seconds played; a clip counts as heard this close to its end.
 AUDIO_TOLERANCE_SECONDS = 0.5

@@ -1,0 +1,1 @@
+"""Every change of state in analysis: aggregation, quality control, snapshots, job runs, tokens."""

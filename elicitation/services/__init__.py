@@ -1,0 +1,1 @@
+"""Every change of state in elicitation: chains and their turns, and term curation."""
