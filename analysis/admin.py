@@ -5,9 +5,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
-from django.http import HttpRequest
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -28,6 +30,10 @@ from analysis.services.jobs import job_request
 from analysis.services.quality import RULES, exclusion_override
 from analysis.services.snapshots import snapshot_set_published
 from moodlab.studies.admin_scoping import StudyScopedAdmin
+from moodlab.studies.models import Participant
+from moodlab.wording import plural
+from rating.admin import TrialInline
+from rating.models import RatingParticipant
 
 
 def _rule_title(name: str) -> str:
@@ -541,3 +547,93 @@ class SnapshotAccessGrantAdmin(StudyScopedAdmin):
         if not change:
             obj.granted_by = request.user  # type: ignore[assignment]
         super().save_model(request, obj, form, change)
+
+
+class ExcludeForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Kept with the participant's record.")
+
+
+@admin.register(RatingParticipant)
+class RatingParticipantAdmin(StudyScopedAdmin):
+    list_display = ["public_id", "locale", "status", "trial_count", "started_at"]
+    list_filter = ["study", "locale__code", "status"]
+    list_select_related = ["study", "locale"]
+    search_fields = ["public_id"]
+    fields = readonly_fields = (
+        "public_id",
+        "study",
+        "locale",
+        "status",
+        "status_reason",
+        "exclusion",
+    )
+    inlines = [TrialInline]
+    actions = ["exclude_participants"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
+        return (
+            super()
+            .get_queryset(request)
+            .filter(phase=Participant.Phase.RATING)
+            .select_related("exclusion__overridden_by")
+            .annotate(trials_done=Count("trials"))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="trials", ordering="trials_done")
+    def trial_count(self, participant: Any) -> int:
+        return participant.trials_done
+
+    @admin.display(description="exclusion")
+    def exclusion(self, participant: Participant) -> str:
+        decision: ExclusionDecision | None = getattr(participant, "exclusion", None)
+        if decision is None or not decision.excluded:
+            return "—"
+        if decision.override == ExclusionDecision.Override.EXCLUDE:
+            return (
+                f"{decision.override_reason} (by {decision.overridden_by}, "
+                f"{decision.overridden_at:%Y-%m-%d})"
+            )
+        return "quality rules: " + "; ".join(
+            _rule_title(reason["rule"]) for reason in decision.reasons
+        )
+
+    @admin.action(description="Exclude from the data (with a reason)")
+    def exclude_participants(
+        self, request: HttpRequest, queryset: QuerySet[Participant]
+    ) -> HttpResponse | None:
+        form = ExcludeForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            excluded = 0
+            for participant in queryset:
+                try:
+                    exclusion_override(
+                        participant_id=participant.pk,
+                        override=ExclusionDecision.Override.EXCLUDE,
+                        reason=form.cleaned_data["reason"],
+                        user=request.user,  # type: ignore[arg-type]
+                    )
+                except ValidationError as error:
+                    self.message_user(
+                        request, f"{participant}: {' '.join(error.messages)}", messages.WARNING
+                    )
+                else:
+                    excluded += 1
+            self.message_user(request, f"{plural(excluded, 'participant')} excluded.")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/rating/exclude.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Exclude participants",
+                "participants": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )

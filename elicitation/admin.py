@@ -20,7 +20,6 @@ from elicitation.admin_curation import curation_view
 from elicitation.export import CHAIN_EXPORT_COLUMNS, chain_export_rows
 from elicitation.models import Chain, ChainTag, CurationTerm
 from elicitation.services.curation import (
-    label_field_of,
     term_rename,
     term_set_excluded,
     term_set_selected,
@@ -31,7 +30,7 @@ from elicitation.services.curation import (
 )
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
 from moodlab.studies.csv_safety import write_safe_csv
-from moodlab.studies.models import Study, StudyLocale, Term
+from moodlab.studies.models import Study, StudyLocale, Term, label_field_of
 from moodlab.studies.selectors import studies_visible_to
 
 

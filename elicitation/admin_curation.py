@@ -21,7 +21,6 @@ from django.urls import reverse
 
 from elicitation.selectors import curation_key_shares
 from elicitation.services.curation import (
-    label_field_of,
     term_rename,
     term_set_excluded,
     term_set_selected,
@@ -30,7 +29,7 @@ from elicitation.services.curation import (
     terms_recompute,
     terms_select_top,
 )
-from moodlab.studies.models import StudyLocale, Term
+from moodlab.studies.models import StudyLocale, Term, label_field_of
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.wording import plural
 

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from moodlab.studies.models import Participant, Song, Study, StudyLocale, Term
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
 
 
 class Chain(models.Model):
@@ -167,7 +168,7 @@ class TagRating(models.Model):
             models.UniqueConstraint(fields=["turn", "chain_tag"], name="one_rating_per_turn_tag"),
             models.CheckConstraint(
                 condition=Q(flagged=True, value__isnull=True)
-                | Q(flagged=False, value__gte=1, value__lte=5),
+                | Q(flagged=False, value__gte=SCALE_MIN, value__lte=SCALE_MAX),
                 name="tag_rating_is_stars_or_flag",
             ),
         ]

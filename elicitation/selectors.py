@@ -9,9 +9,9 @@ from typing import Any
 from django.db.models import Count, Min, Q
 
 from elicitation.models import ChainTag, TermAlias, Turn
-from elicitation.normalization import prefix_keys
 from elicitation.services.curation import key_groups
 from moodlab.studies.models import Participant, StudyLocale
+from moodlab.studies.normalization import prefix_keys
 from moodlab.studies.services.song_audio import song_audio_url
 
 AUTOCOMPLETE_LIMIT = 10

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from elicitation.normalization import grouping_key, language_of
 from moodlab.simulation import MoodModel
+from moodlab.studies.normalization import grouping_key, language_of
 from moodlab.studies.simulated import SimulatedSession, response_json, simulate_session
 
 VOCABULARY_DIR = Path(__file__).resolve().parents[1] / "moodlab" / "studies" / "demo_data"

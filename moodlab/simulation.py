@@ -24,6 +24,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
+
 Loading = tuple[float, float]
 """A point or direction in the (valence, arousal) plane, each coordinate in [-1, 1]."""
 
@@ -208,11 +210,12 @@ class MoodModel:
         return _unit_pair(f"{self.seed}:term:{gloss}")
 
     def expected(self, song_id: str, term_gloss: str, locale: str) -> float:
-        """Mean rating (1..5) an unbiased, noiseless rater would give."""
+        """Mean rating (on the scale) an unbiased, noiseless rater would give."""
         valence, arousal = self.song_coords(song_id)
         loading_valence, loading_arousal = self.term_loading(term_gloss, locale)
         fit = loading_valence * valence + loading_arousal * arousal
-        return 1.0 + 4.0 / (1.0 + math.exp(-(self.steepness * fit + self.bias)))
+        span = SCALE_MAX - SCALE_MIN
+        return SCALE_MIN + span / (1.0 + math.exp(-(self.steepness * fit + self.bias)))
 
     def draw_rater(self, rng: np.random.Generator) -> RaterProfile:
         kinds = list(RaterKind)
@@ -239,7 +242,7 @@ class MoodModel:
             seconds_per_term=seconds_per_term,
             seconds_sd=seconds_sd,
             dropout_after=dropout_after,
-            constant_value=int(rng.integers(1, 6)),
+            constant_value=int(rng.integers(SCALE_MIN, SCALE_MAX + 1)),
             attentive=attentive,
             vocabulary_error_rate=self.vocabulary_error_rate,
             key=int(rng.integers(2**62)),
@@ -317,13 +320,13 @@ class MoodModel:
         if rater.kind is RaterKind.STRAIGHT_LINER:
             return rater.constant_value
         if rater.kind is RaterKind.RANDOM:
-            return int(rng.integers(1, 6))
+            return int(rng.integers(SCALE_MIN, SCALE_MAX + 1))
         noise = rng.normal(0.0, rater.noise_sd)
         if cell:
             own = _stable_normal(f"{rater.key}:{cell}")
             noise = _LASTING_NOISE * rater.noise_sd * own + _OCCASION_NOISE * noise
         value = round(expected + rater.leniency + noise)
-        return min(max(value, 1), 5)
+        return min(max(value, SCALE_MIN), SCALE_MAX)
 
 
 def world_seed_for(study_slug: str) -> int:

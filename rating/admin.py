@@ -1,4 +1,7 @@
-"""Rating data in the admin: progress per study and locale, trials, ratings, exclusions.
+"""Rating data in the admin: progress per study and locale, trials, ratings.
+
+The rating participants' list, where researchers exclude participants with a reason, is
+analysis's (`analysis/admin.py`): exclusions are quality control's decisions.
 
 Trials and ratings are read-only here: they change only through the participant API and
 the services (an admin edit would bypass the cell ledger).
@@ -8,23 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from analysis.models import ExclusionDecision
-from analysis.services.quality import RULES, exclusion_override
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
-from moodlab.studies.models import Participant
 from moodlab.studies.selectors import studies_visible_to
-from moodlab.wording import plural
-from rating.models import Rating, RatingParticipant, Trial
+from rating.models import Rating, Trial
 from rating.selectors import study_progress
 
 
@@ -126,94 +122,3 @@ class TrialInline(admin.TabularInline):
     @admin.display(description="ratings")
     def ratings_given(self, trial: Trial) -> str:
         return ", ".join(f"{r.term.key}: {r.value}" for r in trial.ratings.all())
-
-
-class ExcludeForm(forms.Form):
-    reason = forms.CharField(max_length=300, help_text="Kept with the participant's record.")
-
-
-@admin.register(RatingParticipant)
-class RatingParticipantAdmin(StudyScopedAdmin):
-    list_display = ["public_id", "locale", "status", "trial_count", "started_at"]
-    list_filter = ["study", "locale__code", "status"]
-    list_select_related = ["study", "locale"]
-    search_fields = ["public_id"]
-    fields = readonly_fields = (
-        "public_id",
-        "study",
-        "locale",
-        "status",
-        "status_reason",
-        "exclusion",
-    )
-    inlines = [TrialInline]
-    actions = ["exclude_participants"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
-        return (
-            super()
-            .get_queryset(request)
-            .filter(phase=Participant.Phase.RATING)
-            .select_related("exclusion__overridden_by")
-            .annotate(trials_done=Count("trials"))
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="trials", ordering="trials_done")
-    def trial_count(self, participant: Any) -> int:
-        return participant.trials_done
-
-    @admin.display(description="exclusion")
-    def exclusion(self, participant: Participant) -> str:
-        decision: ExclusionDecision | None = getattr(participant, "exclusion", None)
-        if decision is None or not decision.excluded:
-            return "—"
-        if decision.override == ExclusionDecision.Override.EXCLUDE:
-            return (
-                f"{decision.override_reason} (by {decision.overridden_by}, "
-                f"{decision.overridden_at:%Y-%m-%d})"
-            )
-        return "quality rules: " + "; ".join(
-            RULES[reason["rule"]].title if reason["rule"] in RULES else reason["rule"]
-            for reason in decision.reasons
-        )
-
-    @admin.action(description="Exclude from the data (with a reason)")
-    def exclude_participants(
-        self, request: HttpRequest, queryset: QuerySet[Participant]
-    ) -> HttpResponse | None:
-        form = ExcludeForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            excluded = 0
-            for participant in queryset:
-                try:
-                    exclusion_override(
-                        participant_id=participant.pk,
-                        override=ExclusionDecision.Override.EXCLUDE,
-                        reason=form.cleaned_data["reason"],
-                        user=request.user,  # type: ignore[arg-type]
-                    )
-                except ValidationError as error:
-                    self.message_user(
-                        request, f"{participant}: {' '.join(error.messages)}", messages.WARNING
-                    )
-                else:
-                    excluded += 1
-            self.message_user(request, f"{plural(excluded, 'participant')} excluded.")
-            return None
-        return TemplateResponse(
-            request,
-            "admin/rating/exclude.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": "Exclude participants",
-                "participants": queryset,
-                "form": form,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            },
-        )

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from moodlab.studies.models import Participant, Song, StudyLocale, Term
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
 
 
 class SessionTerm(models.Model):
@@ -102,7 +103,8 @@ class Rating(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["trial", "term"], name="one_rating_per_trial_and_term"),
             models.CheckConstraint(
-                condition=Q(value__gte=1) & Q(value__lte=5), name="rating_value_from_1_to_5"
+                condition=Q(value__gte=SCALE_MIN) & Q(value__lte=SCALE_MAX),
+                name="rating_value_from_1_to_5",
             ),
         ]
         indexes = [models.Index(fields=["term", "song"]), models.Index(fields=["participant"])]

@@ -7,20 +7,12 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, IntegerField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Greatest
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import override
 
 from moodlab.studies.models import Participant, Study, StudyLocale
+from moodlab.studies.scale import SCALE_LABELS
 from rating.models import Cell, Trial
 from rating.services import session_terms, trial_counts
-
-SCALE = (
-    (1, _("Not expressing at all")),
-    (2, _("Slightly")),
-    (3, _("Moderately")),
-    (4, _("Very")),
-    (5, _("Extremely")),
-)
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ def trial_view(
             TermView(id=term.pk, label=term.label, gloss=term.gloss)
             for term in session_terms(participant=participant)
         ]
-        scale = [ScalePoint(value=value, label=str(label)) for value, label in SCALE]
+        scale = [ScalePoint(value=value, label=str(label)) for value, label in SCALE_LABELS.items()]
     counts = trial_counts(participant=participant)
     # Once repeats begin, the regular part is over, even if the songs ran out early.
     regular = counts.regular if counts.repeats else study.trials_per_participant

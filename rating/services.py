@@ -31,6 +31,7 @@ from django.utils.translation import override
 from rest_framework.exceptions import NotFound
 
 from moodlab.studies.models import Participant, Song, Study, Term
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN, in_scale
 from moodlab.studies.services.participants import participant_finish, participant_touch
 from moodlab.studies.services.recruitment import participant_no_work
 from rating.exceptions import TrialConflict
@@ -46,8 +47,6 @@ CLAIM_CANDIDATES = 8
 # Ledger reads that skip locked songs before waiting for one: a safety net, never reached
 # unless allocations pile up on a handful of songs for a long time.
 CLAIM_ROUNDS = 20
-# Players report play time a little short of the clip (decoder start-up, rounding).
-AUDIO_TOLERANCE_SECONDS = 0.5
 
 
 EXCLUSIVE, SHARED = "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared"
@@ -518,12 +517,13 @@ def _validate_submission(
     ]
     if term_errors:
         errors["ratings"] = term_errors
-    if any(not 1 <= value <= 5 for value in ratings.values()):
-        errors.setdefault("ratings", []).append("Every rating must be from 1 to 5.")
-    clip = trial.song.clip_seconds
-    if clip is not None and audio_played_seconds < clip - AUDIO_TOLERANCE_SECONDS:
+    if not all(in_scale(value) for value in ratings.values()):
+        errors.setdefault("ratings", []).append(
+            f"Every rating must be from {SCALE_MIN} to {SCALE_MAX}."
+        )
+    if not trial.song.clip_heard(audio_played_seconds):
         errors["audio_played_seconds"] = [
-            f"Listen to the whole clip ({clip:.1f} s) before answering."
+            f"Listen to the whole clip ({trial.song.clip_seconds:.1f} s) before answering."
         ]
     if errors:
         raise ValidationError(errors)

@@ -16,7 +16,7 @@ PARTICIPANT_SOURCES = (
     "moodlab/studies/templates/participant",
     "moodlab/studies/pages.py",
     "moodlab/studies/services/steps.py",
-    "rating/selectors.py",
+    "moodlab/studies/scale.py",
 )
 PO_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 PO_ESCAPE = re.compile(r"\\(.)")

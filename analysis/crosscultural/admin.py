@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from analysis.crosscultural import figures
-from analysis.crosscultural.computation import ANCHOR_FIELDS, AnalysisParams
+from analysis.crosscultural.computation import ANCHOR_FIELDS, PARAM_BOUNDS, AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis, PredictionSet
 from analysis.crosscultural.report import report_context
 from analysis.crosscultural.selectors import analyses_of
@@ -43,12 +43,14 @@ class AnalysisRunForm(forms.Form):
         required=False, max_length=40, help_text="Empty: the live ratings."
     )
     reliability_threshold = forms.FloatField(
-        initial=_DEFAULTS.reliability_threshold, min_value=0.01, max_value=1.0
+        initial=_DEFAULTS.reliability_threshold,
+        **PARAM_BOUNDS["reliability_threshold"].field_kwargs(),
     )
     split_half_repetitions = forms.IntegerField(
-        initial=_DEFAULTS.split_half_repetitions, min_value=1, max_value=10_000
+        initial=_DEFAULTS.split_half_repetitions,
+        **PARAM_BOUNDS["split_half_repetitions"].field_kwargs(),
     )
-    seed = forms.IntegerField(initial=_DEFAULTS.seed)
+    seed = forms.IntegerField(initial=_DEFAULTS.seed, **PARAM_BOUNDS["seed"].field_kwargs())
 
     def __init__(self, *args: Any, studies: QuerySet[Study], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

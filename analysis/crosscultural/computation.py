@@ -39,11 +39,46 @@ MAX_SEED = 2**32 - 1
 MAX_REPETITIONS = 10_000
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The closed range a numeric parameter must lie in, and what is said when it does not."""
+
+    low: float
+    high: float
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    @property
+    def message(self) -> str:
+        return f"Must lie between {self.low} and {self.high}."
+
+    def field_kwargs(self) -> dict[str, Any]:
+        """The bounds and their message as Django form fields and DRF fields both take them,
+        so the admin form and the API refuse what the params refuse, in the same words."""
+        message = self.message
+        return {
+            "min_value": self.low,
+            "max_value": self.high,
+            "error_messages": {"min_value": message, "max_value": message},
+        }
+
+
+# The one place the numeric bounds live: AnalysisParams enforces them, the API serializer
+# and the admin form build their fields from them.
+PARAM_BOUNDS: dict[str, Bounds] = {
+    # A reliability of 0 would keep pure noise; 0.01 is the least that still selects.
+    "reliability_threshold": Bounds(0.01, 1.0),
+    "split_half_repetitions": Bounds(1, MAX_REPETITIONS),
+    "seed": Bounds(0, MAX_SEED),
+}
+
+
 class InvalidParamsError(ValueError):
     """Analysis parameters out of their bounds; `errors` names each bad field."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{name} {problem}" for name, problem in errors.items()))
+        super().__init__("; ".join(f"{name}: {problem}" for name, problem in errors.items()))
         self.errors = errors
 
 
@@ -70,15 +105,13 @@ class AnalysisParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        # The one place the numeric bounds live: the API, the admin form and the command all
-        # build these params, and a bad value must fail here, not later inside the job.
-        errors = {}
-        if not 0 < self.reliability_threshold <= 1:
-            errors["reliability_threshold"] = "must lie in (0, 1]"
-        if not 1 <= self.split_half_repetitions <= MAX_REPETITIONS:
-            errors["split_half_repetitions"] = f"must lie between 1 and {MAX_REPETITIONS}"
-        if isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
-            errors["seed"] = f"must lie between 0 and {MAX_SEED}"
+        # The API, the admin form and the command all build these params, and a bad value
+        # must fail here, not later inside the job.
+        errors = {
+            name: bounds.message
+            for name, bounds in PARAM_BOUNDS.items()
+            if isinstance(getattr(self, name), bool) or getattr(self, name) not in bounds
+        }
         if errors:
             raise InvalidParamsError(errors)
 

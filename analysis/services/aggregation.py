@@ -35,12 +35,11 @@ from django.utils import timezone
 from analysis.models import CellAggregate
 from analysis.selectors import participants_counted
 from moodlab.studies.models import Study
+from moodlab.studies.scale import SCALE_VALUES
 from rating.models import Rating
 
 Progress = Callable[[float], None]
 """Called with the percentage done (0–100): a Celery task state or a terminal progress bar."""
-
-RATING_VALUES = range(1, 6)
 
 
 class Median(Aggregate):
@@ -58,13 +57,13 @@ def _median_from_value_counts() -> CombinedExpression:
     SQLite (the embedded default) has no ordered-set aggregates; ratings are small integers,
     so the values at the two middle positions can be read off the running counts.
     """
-    counts = {v: Count("id", filter=Q(value=v)) for v in RATING_VALUES}
+    counts = {v: Count("id", filter=Q(value=v)) for v in SCALE_VALUES}
     n = Count("id")
 
     def value_at(position: Any) -> Case:
         running: Any = Value(0)
         whens = []
-        for value in RATING_VALUES:
+        for value in SCALE_VALUES:
             running = running + counts[value]
             whens.append(When(GreaterThan(running, position), then=Value(float(value))))
         return Case(*whens, output_field=FloatField())

@@ -13,7 +13,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from elicitation.services.curation import (
-    label_field_of,
     term_rename,
     term_set_excluded,
     term_set_selected,
@@ -23,7 +22,7 @@ from elicitation.services.curation import (
     terms_select_top,
 )
 from moodlab.studies.api.permissions import IsStudyResearcher
-from moodlab.studies.models import StudyLocale, Term
+from moodlab.studies.models import StudyLocale, Term, label_field_of
 from moodlab.studies.selectors import studies_visible_to
 
 

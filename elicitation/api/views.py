@@ -13,7 +13,9 @@ from rest_framework.response import Response
 from elicitation.selectors import participant_progress, tags_autocomplete, turn_view
 from elicitation.services.chains import (
     FLAG,
+    STARS_OR_FLAG_ERROR,
     TurnSubmission,
+    is_stars_or_flag,
     turn_claim,
     turn_report_audio_failure,
     turn_submit,
@@ -21,11 +23,11 @@ from elicitation.services.chains import (
 from moodlab.api.fields import IdKeyedDictField
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
-from moodlab.studies.models import Participant
+from moodlab.studies.models import MAX_NEW_TAGS_PER_TURN, Participant
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
 from moodlab.studies.services.recruitment import WAIT_SECONDS
 
 MAX_RATINGS_PER_TURN = 100
-MAX_NEW_TAGS_PER_TURN = 10
 
 
 class TagOutputSerializer(serializers.Serializer):
@@ -64,18 +66,23 @@ class TurnStateOutputSerializer(serializers.Serializer):
     progress = ProgressOutputSerializer()
 
 
-@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1, "maximum": 5}, {"enum": [FLAG]}]})
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": SCALE_MIN, "maximum": SCALE_MAX},
+            {"enum": [FLAG]},
+        ]
+    }
+)
 class StarsOrFlagField(serializers.Field):
-    """1-5 stars, or the string "flag" for a tag that is a mistake or irrelevant."""
+    """Stars on the scale, or the string "flag" for a tag that is a mistake or irrelevant."""
 
-    default_error_messages = {"invalid": 'Give 1 to 5 stars or "flag".'}
+    default_error_messages = {"invalid": STARS_OR_FLAG_ERROR}
 
     def to_internal_value(self, data: Any) -> int | str:
-        if data == FLAG:
-            return FLAG
-        if isinstance(data, bool) or not isinstance(data, int) or not 1 <= data <= 5:
+        if not is_stars_or_flag(data):
             self.fail("invalid")
-        return int(data)
+        return FLAG if data == FLAG else int(data)
 
     def to_representation(self, value: Any) -> Any:
         return value

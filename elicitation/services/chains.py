@@ -22,14 +22,14 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
-from elicitation.normalization import TagError, clean_tag, grouping_key
 from moodlab.studies.models import Participant, Study, StudyLocale
+from moodlab.studies.normalization import TagError, clean_tag, grouping_key
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN, in_scale
 from moodlab.studies.services.participants import participant_finish, participant_touch
 from moodlab.studies.services.recruitment import participant_no_work
 
-# Players round the seconds played; a clip counts as heard this close to its end.
-AUDIO_TOLERANCE_SECONDS = 0.5
 FLAG = "flag"
+STARS_OR_FLAG_ERROR = f'Give {SCALE_MIN} to {SCALE_MAX} stars or "{FLAG}".'
 
 
 class TurnConflict(APIException):
@@ -40,9 +40,16 @@ class TurnConflict(APIException):
     default_detail = "This turn can no longer be submitted."
 
 
+def is_stars_or_flag(value: object) -> bool:
+    """A tag's rating: stars on the scale (an int, not a bool), or the flag."""
+    if value == FLAG:
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and in_scale(value)
+
+
 @dataclass(frozen=True)
 class TurnSubmission:
-    """What a participant sends for a turn; ratings map chain tag ids to 1-5 or "flag"."""
+    """What a participant sends for a turn; ratings map chain tag ids to stars or "flag"."""
 
     ratings: Mapping[int, int | str]
     new_tags: Sequence[str]
@@ -243,20 +250,17 @@ def _validate(
 ) -> list[tuple[str, str]]:
     """Check the submission against the chain; returns the new tags as (text, key) pairs."""
     errors: dict[str, Any] = {}
-    clip_seconds = turn.song.clip_seconds
-    if clip_seconds is not None and (
-        submission.audio_played_seconds < clip_seconds - AUDIO_TOLERANCE_SECONDS
-    ):
+    if not turn.song.clip_heard(submission.audio_played_seconds):
         errors["audio_played_seconds"] = [
-            f"Listen to the whole clip ({clip_seconds:.0f} s) before answering."
+            f"Listen to the whole clip ({turn.song.clip_seconds:.0f} s) before answering."
         ]
     to_rate = {pk for pk, tag in tags.items() if tag.state == ChainTag.State.VISIBLE}
     rating_errors: dict[str, str] = {}
     for tag_id, value in submission.ratings.items():
         if tag_id not in to_rate:
             rating_errors[str(tag_id)] = "Not a tag to rate in this turn."
-        elif value != FLAG and not (isinstance(value, int) and 1 <= value <= 5):
-            rating_errors[str(tag_id)] = 'Give 1 to 5 stars or "flag".'
+        elif not is_stars_or_flag(value):
+            rating_errors[str(tag_id)] = STARS_OR_FLAG_ERROR
     missing = sorted(to_rate - set(submission.ratings))
     if missing:
         rating_errors.update({str(tag_id): "Rate or flag this tag." for tag_id in missing})

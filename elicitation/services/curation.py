@@ -16,8 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from elicitation.models import ChainTag, TermAlias
-from moodlab.studies.models import StudyLocale, Term
-from moodlab.studies.services.term_import import TRANSLATED_LANGUAGES
+from moodlab.studies.models import StudyLocale, Term, label_field_of
 
 
 class TermsFrozenError(ValidationError):
@@ -50,10 +49,6 @@ def _lock_unfrozen(locale: StudyLocale) -> StudyLocale:
     if locked.terms_frozen_at is not None:
         raise TermsFrozenError(locked)
     return locked
-
-
-def label_field_of(locale: StudyLocale) -> str:
-    return f"label_{locale.language if locale.language in TRANSLATED_LANGUAGES else 'en'}"
 
 
 def key_groups(locale: StudyLocale) -> dict[str, _Group]:

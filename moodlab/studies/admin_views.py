@@ -67,6 +67,7 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
     """Everything of this study, one click away, with how much of it there is."""
     by_study = f"?study__id__exact={study.pk}"
     by_locale_study = f"?locale__study__id__exact={study.pk}"
+    apps = counts.of_apps
     return [
         HubLink(
             "Songs",
@@ -78,7 +79,7 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
         HubLink(
             "Chains",
             reverse("admin:elicitation_chain_changelist") + by_study,
-            f"{counts.complete_chains} of {counts.chains} complete",
+            f"{apps.get('complete_chains', 0)} of {apps.get('chains', 0)} complete",
         ),
         HubLink("Export chains (CSV)", reverse("admin:elicitation_chain_export") + by_study),
         HubLink(

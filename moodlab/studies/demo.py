@@ -1,7 +1,10 @@
-"""The demo study: five locales, GlobalMood songs with synthesized clips, the real term lists.
+"""The demo studies: five locales, GlobalMood songs with synthesized clips, the real term lists.
 
-Real recordings can't be shipped, so each song gets a short clip whose tempo and mode follow
-the same latent valence–arousal model the simulated participants use.
+`demo` is ready for rating; `demo-elicitation` is still collecting tags, so researchers can
+watch chains fill (admin: Chains), curate the elicited tags and select each locale's rating
+terms (admin: Terms to curate). Real recordings can't be shipped, so each song gets a short
+clip whose tempo and mode follow the same latent valence–arousal model the simulated
+participants use.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from moodlab.studies.services.term_import import terms_import
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 SONG_LIST = DEMO_DATA / "songmeta_GlobalMood.csv"
 DEMO_SLUG = "demo"
+DEMO_ELICITATION_SLUG = "demo-elicitation"
 CLIP_SECONDS = 6.0
 
 
@@ -142,4 +146,24 @@ def demo_study_create(*, songs_per_country: int = 2) -> Study:
     if study.phase == Study.Phase.DRAFT:
         # The demo has no panel: its missing completion links are a known, confirmed warning.
         study = study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
+    return study
+
+
+@transaction.atomic
+def demo_elicitation_study_create(*, songs_per_country: int = 1) -> Study:
+    """Create (or bring up to date) `demo-elicitation`, in the elicitation phase. Safe to rerun.
+
+    Prescreens stay on, as in a real study; chains are created when the first participant
+    of each locale asks for a turn.
+    """
+    study = demo_study_prepare(
+        slug=DEMO_ELICITATION_SLUG,
+        completion_code="MOODLAB-DEMO-TAGS",
+        songs_per_country=songs_per_country,
+        title="GlobalMood elicitation demo",
+        description="Participants describe the songs' mood in their own words.",
+        turns_per_participant=10,
+    )
+    if study.phase == Study.Phase.DRAFT:
+        study = study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
     return study

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
 from moodlab.studies.locales import split_locale_code
+from moodlab.studies.scale import SCALE_MAX
 from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_items
 
 # The licences a study's data may be published under (SPDX ids): open data licences and
@@ -30,6 +31,12 @@ DATA_LICENCES = [
 doi_validator = RegexValidator(
     r"^10\.\d{4,9}/\S+$", "Give the DOI itself, e.g. 10.5281/zenodo.1234567 (no https://doi.org/)."
 )
+
+
+# Players report play time a little short of the clip (decoder start-up, rounding).
+AUDIO_TOLERANCE_SECONDS = 0.5
+# New tags a participant may add in one elicitation turn (the API and the page both hold to it).
+MAX_NEW_TAGS_PER_TURN = 10
 
 
 class Study(models.Model):
@@ -88,7 +95,7 @@ class Study(models.Model):
         default=3, validators=[MinValueValidator(1)]
     )
     freeze_min_mean = models.FloatField(
-        default=3.0, validators=[MinValueValidator(0.0), MaxValueValidator(5.0)]
+        default=3.0, validators=[MinValueValidator(0.0), MaxValueValidator(float(SCALE_MAX))]
     )
     hide_flag_count = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1)])
     complete_frozen_tags = models.PositiveSmallIntegerField(
@@ -185,7 +192,7 @@ class Study(models.Model):
                 name="study_licence_is_a_known_spdx_id",
             ),
             models.CheckConstraint(
-                condition=Q(freeze_min_mean__gte=0) & Q(freeze_min_mean__lte=5),
+                condition=Q(freeze_min_mean__gte=0) & Q(freeze_min_mean__lte=SCALE_MAX),
                 name="study_freeze_mean_in_scale",
             ),
             models.CheckConstraint(
@@ -352,6 +359,11 @@ class Song(models.Model):
     def __str__(self) -> str:
         return f"{self.title} — {self.artist}" if self.artist else self.title
 
+    def clip_heard(self, played_seconds: float) -> bool:
+        """Whether a participant who played `played_seconds` heard the whole clip."""
+        clip = self.clip_seconds
+        return clip is None or played_seconds >= clip - AUDIO_TOLERANCE_SECONDS
+
     @property
     def clip_seconds(self) -> float | None:
         """How long the participant must listen: the clip if set, else the whole file."""
@@ -398,6 +410,13 @@ class Term(models.Model):
     @property
     def gloss(self) -> str:
         return self.label_en or ""  # type: ignore[attr-defined]
+
+
+def label_field_of(locale: StudyLocale) -> str:
+    """The Term field holding the locale's wording: label_<language>, or label_en for a
+    language the site has no translation field for."""
+    translated = {code for code, _name in settings.LANGUAGES}
+    return f"label_{locale.language if locale.language in translated else 'en'}"
 
 
 def new_participant_token() -> str:

@@ -18,11 +18,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from elicitation.api.views import MAX_NEW_TAGS_PER_TURN
 from moodlab.studies.api.permissions import PARTICIPANT_SESSION_KEY
 from moodlab.studies.api.throttles import session_start_allowed
 from moodlab.studies.locales import split_locale_code
-from moodlab.studies.models import Participant, StudyLocale
+from moodlab.studies.models import MAX_NEW_TAGS_PER_TURN, Participant, StudyLocale
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
 from moodlab.studies.selectors import participant_by_token
 from moodlab.studies.services.participants import (
     MAX_ENTRY_PARAMETER_LENGTH,
@@ -243,6 +243,8 @@ def participant_session(request: HttpRequest, study_slug: str, locale_code: str)
             "max_tag_length": study.max_tag_length,
             "max_tag_words": study.max_tag_words,
             "max_new_tags": MAX_NEW_TAGS_PER_TURN,
+            "scale_min": SCALE_MIN,
+            "scale_max": SCALE_MAX,
             "seconds_per_tag_rated": study.seconds_per_tag_rated,
             "seconds_per_new_tag": study.seconds_per_new_tag,
         },

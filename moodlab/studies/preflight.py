@@ -4,7 +4,9 @@ A study never moves back, so every move makes something final. `phase_preflight`
 for one move, each check with its outcome: a *blocker* refuses the move, a *warning*
 needs the researcher's explicit confirmation, *ok* is shown for reassurance. The admin's
 phase page, the staff API and the `set_phase` command all show this list, and
-`study_set_phase` enforces it, so no path skips it.
+`study_set_phase` enforces it, so no path skips it. The apps built on the core add their
+own checks (chains before curation, quality rules before rating) through
+`moodlab.studies.extensions`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from django.db.models import Count, Q
-
-from moodlab.studies.models import Participant, Song, Study, StudyLocale
+from moodlab.studies.extensions import extensions
+from moodlab.studies.models import Participant, Song, Study, StudyLocale, label_field_of
 from moodlab.studies.selectors import songs_without_playable_audio
 from moodlab.wording import named, plural
 
@@ -60,6 +61,8 @@ class Check:
 class Preflight:
     study: Study
     phase: str
+    locales: list[StudyLocale] = field(default_factory=list)
+    """The study's active locales, which most checks go through."""
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -99,8 +102,8 @@ class Preflight:
 
 def phase_preflight(*, study: Study, phase: str) -> Preflight:
     """Every check of moving `study` to `phase`, in the order a researcher reads them."""
-    preflight = Preflight(study=study, phase=phase)
     locales = list(study.locales.filter(is_active=True).order_by("code"))
+    preflight = Preflight(study=study, phase=phase, locales=locales)
     if phase != Study.Phase.CLOSED:
         preflight.add(
             "Locales",
@@ -120,11 +123,8 @@ def phase_preflight(*, study: Study, phase: str) -> Preflight:
                 "own list, or turn the study's vocabulary check off.",
                 "Every locale has a word list.",
             )
-    if phase == Study.Phase.CURATION:
-        _check_chains(preflight, locales)
     if phase == Study.Phase.RATING:
         _check_terms(preflight, study, locales)
-        _check_quality_rules(preflight, study)
     if phase == Study.Phase.CLOSED:
         running = study.participants.filter(status=Participant.Status.STARTED).count()
         preflight.add(
@@ -133,6 +133,9 @@ def phase_preflight(*, study: Study, phase: str) -> Preflight:
             f"{plural(running, 'session')} still running will be cut short.",
             "No session is running.",
         )
+    for extension in extensions():
+        if extension.preflight is not None:
+            extension.preflight(preflight)
     return preflight
 
 
@@ -171,29 +174,7 @@ def _check_recruiter_links(preflight: Preflight, locales: list[StudyLocale]) -> 
         )
 
 
-def _check_chains(preflight: Preflight, locales: list[StudyLocale]) -> None:
-    from elicitation.models import Chain  # the elicitation app builds on this one
-
-    counts = {
-        row["locale_id"]: row
-        for row in Chain.objects.filter(locale__in=locales)
-        .values("locale_id")
-        .annotate(total=Count("id"), complete=Count("id", filter=Q(status="complete")))
-    }
-    for locale in locales:
-        row = counts.get(locale.pk, {"total": 0, "complete": 0})
-        preflight.add(
-            f"Chains, {locale.code}",
-            None if row["complete"] else "warning",
-            f"{row['complete']} of {plural(row['total'], 'chain')} complete: curation "
-            "would start with few or no tags.",
-            f"{row['complete']} of {plural(row['total'], 'chain')} complete.",
-        )
-
-
 def _check_terms(preflight: Preflight, study: Study, locales: list[StudyLocale]) -> None:
-    from elicitation.services.curation import label_field_of  # elicitation builds on this app
-
     wanted, needed = study.terms_per_locale, study.terms_per_participant
     for locale in locales:
         selected = list(locale.terms.filter(is_selected=True).order_by("rank", "key"))
@@ -228,16 +209,3 @@ def _check_terms(preflight: Preflight, study: Study, locales: list[StudyLocale])
             "they cannot be glossed once frozen.",
             f"Every selected term of {locale.code} has an English gloss.",
         )
-
-
-def _check_quality_rules(preflight: Preflight, study: Study) -> None:
-    from analysis.services.quality import quality_rules_of  # analysis builds on this app
-
-    rules = quality_rules_of(study_id=study.pk)
-    off = [rule.rule.title for rule in rules if not rule.enabled]
-    preflight.add(
-        "Quality-control rules",
-        "warning" if off else None,
-        f"Turned off: {'; '.join(off)}. Participants failing them will be kept.",
-        f"All {len(rules)} rules are on.",
-    )

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Expression,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
+from moodlab.studies.extensions import extensions
 from moodlab.studies.models import Participant, Song, Study, participant_token_hash
 
 
@@ -36,20 +46,19 @@ def participant_by_token(token: str) -> Participant | None:
 def song_queryset_with_audio_failures(songs: QuerySet[Song]) -> QuerySet[Song]:
     """Songs with `audio_failures`: the trials and turns skipped because the clip failed to
     load twice in a participant's browser. One subquery per phase, no N+1 on a list."""
-    from elicitation.models import Turn
-    from rating.models import Trial
-
-    def failures(model: type[Trial] | type[Turn]) -> Coalesce:
-        counted = (
-            model.objects.filter(song=OuterRef("pk"), status=model.Status.NO_AUDIO)
-            .order_by()
-            .values("song")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-    return songs.annotate(audio_failures=failures(Trial) + failures(Turn))
+    total: Expression = Value(0)
+    for extension in extensions():
+        if extension.skipped_for_audio is not None:
+            counted = (
+                extension.skipped_for_audio()
+                .filter(song=OuterRef("pk"))
+                .order_by()
+                .values("song")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+            total = total + Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+    return songs.annotate(audio_failures=total)
 
 
 def songs_playable(*, study: Study) -> QuerySet[Song]:

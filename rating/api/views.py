@@ -16,6 +16,7 @@ from moodlab.api.schema import ErrorSerializer
 from moodlab.studies.api.participant_base import ParticipantTrialApi
 from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, Song
+from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
 from moodlab.studies.services.recruitment import WAIT_SECONDS
 from moodlab.studies.services.song_audio import song_audio_url
 from rating.models import Trial
@@ -137,11 +138,14 @@ class RatingTrialSubmitApi(RatingApi):
 
     class RatingTrialSubmitInputSerializer(serializers.Serializer):
         ratings = IdKeyedDictField(
-            child=serializers.IntegerField(min_value=1, max_value=5),
+            child=serializers.IntegerField(min_value=SCALE_MIN, max_value=SCALE_MAX),
             allow_empty=False,
             # No trial has more terms than the study draws per participant.
             max_keys=lambda field: field.context["participant"].study.terms_per_participant,
-            help_text='Term id to value, 1 (not expressing at all) to 5: {"12": 4, ...}.',
+            help_text=(
+                f"Term id to value, {SCALE_MIN} (not expressing at all) to {SCALE_MAX} "
+                '(extremely): {"12": 4, ...}.'
+            ),
         )
         audio_played_seconds = serializers.FloatField(min_value=0)
         response_seconds = serializers.FloatField(

@@ -13,22 +13,25 @@ export function listItem(text, className = "") {
 }
 
 // Digit keys answer a scale, Latin or Arabic-Indic (an Egyptian keyboard types the latter).
-const DIGITS = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, "١": 1, "٢": 2, "٣": 3, "٤": 4, "٥": 5 };
+const ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩";
 
 function digitOf(event) {
-  if (event.ctrlKey || event.metaKey || event.altKey) return null;
-  return DIGITS[event.key] ?? null;
+  if (event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) return null;
+  if (event.key >= "0" && event.key <= "9") return Number(event.key);
+  const arabic = ARABIC_INDIC_DIGITS.indexOf(event.key);
+  return arabic === -1 ? null : arabic;
 }
 
 // A digit typed inside one of the form's scales (each a `groupSelector` element holding
-// inputs valued 1–5) checks and focuses that value, then calls `onAnswer`.
+// inputs valued on the scale) checks and focuses that value, then calls `onAnswer`.
 export function answerScalesByDigit(form, groupSelector, onAnswer) {
   form.onkeydown = (event) => {
     const value = digitOf(event);
     const group = event.target.closest(groupSelector);
-    if (value === null || !group) return;
+    // Only the scale's own points answer: a digit outside it does nothing.
+    const input = value === null || !group ? null : group.querySelector(`input[value="${value}"]`);
+    if (!input) return;
     event.preventDefault();
-    const input = group.querySelector(`input[value="${value}"]`);
     input.checked = true;
     input.focus();
     onAnswer();

@@ -1,4 +1,4 @@
-// Elicitation turns: play the clip, rate the earlier listeners' tags (1–5 stars or a flag),
+// Elicitation turns: play the clip, rate the earlier listeners' tags (stars or a flag),
 // add tags of one's own with suggestions from the locale's earlier tags, submit, next.
 
 import { ApiError } from "./api.js";
@@ -49,7 +49,8 @@ function starsFor(ctx, tag) {
     label.append(input, caption);
     return label;
   };
-  for (let value = 1; value <= 5; value += 1) {
+  const { scale_min: fewest, scale_max: most } = ctx.config.elicitation;
+  for (let value = fewest; value <= most; value += 1) {
     stars.append(
       option(value, ctx.i18n.t("tag_stars", { stars: ctx.i18n.number(value) }), "star"),
     );

@@ -1,5 +1,7 @@
-// Rating trials: play the clip, rate every term on the 1–5 scale, submit, next. Submit
-// unlocks once the clip has been heard and every term answered; the server checks both.
+// Rating trials: play the clip, rate every term on the scale, submit, next. The scale's
+// points and labels come with each trial from the API (moodlab/studies/scale.py): no number
+// of it is written here. Submit unlocks once the clip has been heard and every term
+// answered; the server checks both.
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";

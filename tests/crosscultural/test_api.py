@@ -1,15 +1,24 @@
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from analysis.crosscultural.computation import AnalysisParams
+from analysis.crosscultural.admin import AnalysisRunForm
+from analysis.crosscultural.computation import ANCHOR_FIELDS, PARAM_BOUNDS, AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis, PredictionSet
-from analysis.crosscultural.services import analysis_create
+from analysis.crosscultural.services import analysis_create, analysis_params_validate
 from moodlab.simulation import MoodModel
+from moodlab.studies.models import Study
 from tests.conftest import build_study
 from tests.crosscultural.factories import simulate_ratings
 from tests.factories import UserFactory
+
+FORM_DEFAULTS = {
+    "split_half_repetitions": AnalysisParams.split_half_repetitions,
+    "seed": AnalysisParams.seed,
+    **{name: ", ".join(getattr(AnalysisParams(), name)) for name in ANCHOR_FIELDS},
+}
 
 
 @pytest.fixture
@@ -206,3 +215,38 @@ def test_the_schema_documents_the_analysis_endpoints(api_client):
     assert "/api/v1/analyses/{analysis_id}/" in schema["paths"]
     upload = schema["paths"]["/api/v1/studies/{study_slug}/predictions/"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
+
+
+@pytest.mark.parametrize("threshold", [0.005, 1.5])
+def test_the_api_the_admin_form_and_the_service_refuse_a_threshold_alike(
+    api_client, owner, study, threshold
+):
+    said = [PARAM_BOUNDS["reliability_threshold"].message]
+    api_client.force_authenticate(owner)
+
+    response = api_client.post(
+        analyses_url(study), {"params": {"reliability_threshold": threshold}}, format="json"
+    )
+    form = AnalysisRunForm(
+        data={"study": study.pk, "reliability_threshold": threshold, **FORM_DEFAULTS},
+        studies=Study.objects.all(),
+    )
+    with pytest.raises(ValidationError) as refused:
+        analysis_params_validate({"reliability_threshold": threshold})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["params"]["reliability_threshold"] == said
+    assert not form.is_valid()
+    assert form.errors["reliability_threshold"] == said
+    assert refused.value.message_dict == {"reliability_threshold": said}
+
+
+def test_the_lowest_threshold_is_accepted_by_the_admin_form_and_the_service(study):
+    form = AnalysisRunForm(
+        data={"study": study.pk, "reliability_threshold": 0.01, **FORM_DEFAULTS},
+        studies=Study.objects.all(),
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.params().reliability_threshold == 0.01
+    assert analysis_params_validate({"reliability_threshold": 0.01}).reliability_threshold == 0.01

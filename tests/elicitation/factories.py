@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from elicitation.models import Chain, ChainTag, Turn
-from elicitation.normalization import clean_tag, grouping_key
 from elicitation.services.chains import FLAG, TurnSubmission, turn_claim, turn_submit
 from moodlab.studies.models import Participant, Song, Study, StudyLocale
+from moodlab.studies.normalization import clean_tag, grouping_key
 from moodlab.studies.services.participants import participant_enter
 from moodlab.studies.services.studies import study_add_locale
 from tests.factories import SongFactory, StudyFactory, ready_for_trials

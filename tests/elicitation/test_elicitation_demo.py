@@ -1,7 +1,7 @@
 import pytest
 
-from elicitation.demo import DEMO_ELICITATION_SLUG, demo_elicitation_study_create
 from elicitation.services.chains import turn_claim
+from moodlab.studies.demo import DEMO_ELICITATION_SLUG, demo_elicitation_study_create
 from moodlab.studies.models import Study
 from moodlab.studies.services.participants import participant_enter
 from tests.factories import ready_for_trials

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from elicitation.models import ChainTag
-from elicitation.normalization import TagError, clean_tag
 from moodlab.studies.models import Participant
+from moodlab.studies.normalization import TagError, clean_tag
 from moodlab.studies.selectors import participant_by_token
 from tests.elicitation.factories import chain_with_tags
 from tests.rating.factories import rating_study_with

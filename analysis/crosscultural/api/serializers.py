@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from analysis.crosscultural.computation import MAX_REPETITIONS, MAX_SEED, AnalysisParams
+from analysis.crosscultural.computation import PARAM_BOUNDS, AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis, PredictionSet
 
 _DEFAULTS = AnalysisParams()
@@ -25,12 +25,14 @@ class AnalysisParamsInputSerializer(serializers.Serializer):
     arousal_positive = _glosses("arousal_positive")
     arousal_negative = _glosses("arousal_negative")
     reliability_threshold = serializers.FloatField(
-        default=_DEFAULTS.reliability_threshold, min_value=0.01, max_value=1.0
+        default=_DEFAULTS.reliability_threshold,
+        **PARAM_BOUNDS["reliability_threshold"].field_kwargs(),
     )
     split_half_repetitions = serializers.IntegerField(
-        default=_DEFAULTS.split_half_repetitions, min_value=1, max_value=MAX_REPETITIONS
+        default=_DEFAULTS.split_half_repetitions,
+        **PARAM_BOUNDS["split_half_repetitions"].field_kwargs(),
     )
-    seed = serializers.IntegerField(default=_DEFAULTS.seed, min_value=0, max_value=MAX_SEED)
+    seed = serializers.IntegerField(default=_DEFAULTS.seed, **PARAM_BOUNDS["seed"].field_kwargs())
 
 
 class AnalysisStartInputSerializer(serializers.Serializer):

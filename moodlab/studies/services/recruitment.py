@@ -11,10 +11,10 @@ work only because others hold it waits instead.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from moodlab.studies.models import Participant, Study, StudyLocale
+from moodlab.studies.extensions import phase_extension
+from moodlab.studies.models import Participant, StudyLocale
 from moodlab.studies.services.participants import participant_finish
 
 REASON_RATING_TARGET = "every song × term has its target number of ratings"
@@ -25,35 +25,15 @@ NO_WORK_REASON = "the study was full: no work was left for this session"
 WAIT_SECONDS = 10
 
 
-def _rating_work_done(locale: StudyLocale) -> bool:
-    from rating.models import Cell
-
-    study = locale.study
-    terms = locale.terms.filter(is_selected=True).values("pk")
-    wanted = study.songs.count() * terms.count()
-    done = Cell.objects.filter(locale=locale, term__in=terms).filter(
-        Q(rated__gte=study.target_ratings_per_cell) | Q(retired_at__isnull=False)
-    )
-    return wanted > 0 and done.count() >= wanted
-
-
-def _elicitation_work_done(locale: StudyLocale) -> bool:
-    from elicitation.models import Chain
-
-    study = locale.study
-    wanted = study.songs.count() * study.chains_per_song
-    complete = Chain.objects.filter(locale=locale, status=Chain.Status.COMPLETE).count()
-    return wanted > 0 and complete >= wanted
-
-
 def locale_work_done_reason(*, locale: StudyLocale) -> str:
-    """Why no new participant has work left in the locale; "" while some is left."""
-    phase = locale.study.phase
-    if phase == Study.Phase.RATING and _rating_work_done(locale):
-        return REASON_RATING_TARGET
-    if phase == Study.Phase.ELICITATION and _elicitation_work_done(locale):
-        return REASON_CHAINS_COMPLETE
-    return ""
+    """Why no new participant has work left in the locale; "" while some is left.
+
+    The app that runs the study's phase knows (see `moodlab.studies.extensions`).
+    """
+    extension = phase_extension(locale.study.phase)
+    if extension is None or extension.work_done is None or not extension.work_done(locale):
+        return ""
+    return extension.work_done_reason
 
 
 @transaction.atomic

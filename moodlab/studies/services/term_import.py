@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import IO
 
-from django.conf import settings
 from django.db import transaction
 
-from elicitation.normalization import grouping_key
 from moodlab.studies.csv_import import ImportFailed, ImportReport, parse_float, read_csv_rows
-from moodlab.studies.models import StudyLocale, Term
+from moodlab.studies.models import StudyLocale, Term, label_field_of
+from moodlab.studies.normalization import grouping_key
 
 TERM_COLUMNS = {
     "label": ("grouped_tag", "term", "label"),
@@ -21,7 +20,6 @@ TERM_COLUMNS = {
     "mean_rating": ("mean_rating",),
     "score": ("score",),
 }
-TRANSLATED_LANGUAGES = {code for code, _ in settings.LANGUAGES}
 
 
 def terms_import(
@@ -84,10 +82,10 @@ def _save_term(
     selected: bool,
     report: ImportReport,
 ) -> None:
-    language = locale.language if locale.language in TRANSLATED_LANGUAGES else "en"
+    label_field = label_field_of(locale)
     values: dict[str, object] = {
-        f"label_{language}": row["label"],
-        "label_en": row["gloss"] if language != "en" else row["label"],
+        label_field: row["label"],
+        "label_en": row["gloss"] if label_field != "label_en" else row["label"],
         "frequency": int(row["frequency"] or 0),  # type: ignore[call-overload]
         "mean_rating": row["mean_rating"],
         "score": row["score"] or 0.0,

@@ -4,13 +4,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analysis.crosscultural import figures
 from analysis.crosscultural.computation import AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis
 from analysis.crosscultural.report import report_file_html
-from analysis.crosscultural.services import analysis_create, analysis_run
+from analysis.crosscultural.services import (
+    analysis_create,
+    analysis_params_validate,
+    analysis_run,
+)
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 
@@ -33,11 +38,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = get_study(options["study"])
-        params = AnalysisParams(
-            seed=options["seed"],
-            split_half_repetitions=options["repetitions"],
-            reliability_threshold=options["threshold"],
-        )
+        try:
+            params = analysis_params_validate(
+                {
+                    "seed": options["seed"],
+                    "split_half_repetitions": options["repetitions"],
+                    "reliability_threshold": options["threshold"],
+                }
+            )
+        except ValidationError as error:
+            raise CommandError(
+                "; ".join(f"{name}: {' '.join(says)}" for name, says in error.message_dict.items())
+            ) from error
         queued = analysis_create(study=study, params=params, snapshot_version=options["snapshot"])
         analysis = analysis_run(analysis_id=queued.pk)
         if analysis.status != CrossCulturalAnalysis.Status.SUCCEEDED:

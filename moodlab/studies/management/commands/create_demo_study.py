@@ -6,8 +6,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from elicitation.demo import demo_elicitation_study_create
-from moodlab.studies.demo import demo_study_create
+from moodlab.studies.demo import demo_elicitation_study_create, demo_study_create
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from elicitation.normalization import TagError, clean_tag, grouping_key, language_of
+from moodlab.studies.normalization import TagError, clean_tag, grouping_key, language_of
 
 GLOBALMOOD_DATA = Path(__file__).resolve().parents[2] / "moodlab" / "studies" / "demo_data"
 LANGUAGES = ("en", "fr", "es", "ko", "ar")

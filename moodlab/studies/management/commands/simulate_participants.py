@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from moodlab.simulation import MoodModel, parse_divergent_term, world_seed_for
+from moodlab.studies.extensions import phase_extension
 from moodlab.studies.management.study_option import add_study_option, get_study
 from moodlab.studies.models import Participant, Study
 from moodlab.studies.simulated import PatientTransport, SessionOutcome
@@ -241,10 +242,8 @@ def _server(base_url: str | None) -> Iterator[str]:
 
 
 def _participant_driver(phase: str) -> Callable[..., SessionOutcome]:
-    if phase == Participant.Phase.ELICITATION:
-        from elicitation.simulated import simulate_elicitation_participant
-
-        return simulate_elicitation_participant
-    from rating.simulated import simulate_rating_participant
-
-    return simulate_rating_participant
+    """The phase's app walks its participants (see `moodlab.studies.extensions`)."""
+    extension = phase_extension(phase)
+    if extension is None or extension.simulated_participant is None:
+        raise CommandError(f"No installed app simulates participants of the {phase} phase.")
+    return extension.simulated_participant
