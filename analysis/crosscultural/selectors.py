@@ -206,15 +206,6 @@ def analyses_of(*, study: Study) -> QuerySet[CrossCulturalAnalysis]:
     return CrossCulturalAnalysis.objects.filter(study=study).select_related("study")
 
 
-def latest_finished_analysis(*, study: Study) -> CrossCulturalAnalysis | None:
-    return (
-        analyses_of(study=study)
-        .filter(status=CrossCulturalAnalysis.Status.SUCCEEDED)
-        .order_by("-finished_at")
-        .first()
-    )
-
-
 def analyses_readable_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[CrossCulturalAnalysis]:
     """Runs a user may read: every run of the studies a staff researcher manages, and for
     anyone the succeeded runs on a snapshot they may read (published, or granted)."""
