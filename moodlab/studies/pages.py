@@ -243,8 +243,6 @@ def participant_session(request: HttpRequest, study_slug: str, locale_code: str)
             "max_tag_length": study.max_tag_length,
             "max_tag_words": study.max_tag_words,
             "max_new_tags": MAX_NEW_TAGS_PER_TURN,
-            "seconds_per_tag_rated": study.seconds_per_tag_rated,
-            "seconds_per_new_tag": study.seconds_per_new_tag,
         },
         "urls": {
             # The step endpoints hang below this one (the participant API contract).
