@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest
@@ -27,7 +28,12 @@ from analysis.models import (
 from analysis.services.jobs import job_request
 from analysis.services.quality import RULES, exclusion_override
 from analysis.services.snapshots import snapshot_set_published
-from moodlab.studies.admin_scoping import StudyScopedAdmin
+from analysis.services.tokens import snapshot_access_grant
+from moodlab.studies.admin_scoping import (
+    NoAddNoDeleteAdminMixin,
+    ReadOnlyAdminMixin,
+    StudyScopedAdmin,
+)
 
 
 def _rule_title(name: str) -> str:
@@ -122,7 +128,7 @@ def _duration(run: JobRun) -> str:
 
 
 @admin.register(JobRun)
-class JobRunAdmin(StudyScopedAdmin):
+class JobRunAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     # Progress shows in the status while a job runs ("running, 45%"); a failure's error too.
     list_display = ["kind", "study", "requested_at", "status", "duration", "counts"]
     list_filter = ["kind", "study"]
@@ -131,12 +137,6 @@ class JobRunAdmin(StudyScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobRun]:
         return _with_task_state(super().get_queryset(request))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Status")
     def status(self, run: JobRun) -> str:
@@ -201,7 +201,7 @@ def _job_action(kind: str, label: str) -> Any:
 
 
 @admin.register(StudyJobs)
-class StudyJobsAdmin(StudyScopedAdmin):
+class StudyJobsAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
     """Select studies and run a job; each job's latest state and progress shows per row."""
 
     study_path = ""
@@ -219,12 +219,6 @@ class StudyJobsAdmin(StudyScopedAdmin):
             for kind in JobRun.Kind.values
         ]
         return super().get_queryset(request).prefetch_related(*prefetches)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def _latest(self, study: Any, kind: str) -> str:
         runs = getattr(study, f"latest_{kind}")
@@ -246,7 +240,9 @@ class StudyJobsAdmin(StudyScopedAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(StudyScopedAdmin):
+class SnapshotAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
+    """Snapshots are immutable: withdraw one instead of deleting it."""
+
     list_display = ["study", "version", "status", "published", "created_at", "file_count"]
     list_filter = ["status", "published", "study"]
     list_select_related = ["study"]
@@ -257,12 +253,6 @@ class SnapshotAdmin(StudyScopedAdmin):
     ]
     exclude = ["manifest"]
     actions = ["publish", "withdraw"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # snapshots are immutable; withdraw instead of deleting
 
     @admin.display(description="Files")
     def file_count(self, snapshot: Snapshot) -> str:
@@ -360,17 +350,11 @@ class SnapshotAdmin(StudyScopedAdmin):
 
 
 @admin.register(CellAggregate)
-class CellAggregateAdmin(StudyScopedAdmin):
+class CellAggregateAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     list_display = ["study", "locale", "song", "term", "n", "mean", "sd", "median", "sem"]
     list_filter = ["study", "locale"]
     list_select_related = ["study", "locale", "song", "term"]
     search_fields = ["song__external_id", "term__key"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class QualityRuleSettingForm(forms.ModelForm):
@@ -407,7 +391,7 @@ class QualityRuleSettingAdmin(StudyScopedAdmin):
 
 
 @admin.register(QualityResult)
-class QualityResultAdmin(StudyScopedAdmin):
+class QualityResultAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     study_path = "run__study"
     list_display = ["participant", "rule_title", "version", "passed", "rounded_value", "run"]
     list_filter = ["rule", "passed", "run__study"]
@@ -422,12 +406,6 @@ class QualityResultAdmin(StudyScopedAdmin):
         "value",
         "evidence",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Rule", ordering="rule")
     def rule_title(self, result: QualityResult) -> str:
@@ -451,7 +429,7 @@ class ExclusionOverrideForm(forms.ModelForm):
 
 
 @admin.register(ExclusionDecision)
-class ExclusionDecisionAdmin(StudyScopedAdmin):
+class ExclusionDecisionAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
     """The rules' verdict is read-only; a researcher sets an override with a reason."""
 
     form = ExclusionOverrideForm
@@ -492,12 +470,6 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
         "overridden_at",
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="Failed rules")
     def rule_names(self, decision: ExclusionDecision) -> str:
         return "; ".join(_rule_title(reason["rule"]) for reason in decision.reasons) or "—"
@@ -535,9 +507,22 @@ class SnapshotAccessGrantAdmin(StudyScopedAdmin):
     list_select_related = ["study", "user", "granted_by"]
     readonly_fields = ["granted_by", "granted_at"]
 
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: SnapshotAccessGrant | None = None
+    ) -> list[str]:
+        # Another study or user is another grant: only the note of a grant is edited.
+        return [*self.readonly_fields, "study", "user"] if obj else list(self.readonly_fields)
+
     def save_model(
         self, request: HttpRequest, obj: SnapshotAccessGrant, form: Any, change: bool
     ) -> None:
-        if not change:
-            obj.granted_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        grant = snapshot_access_grant(
+            study=obj.study,
+            user=obj.user,
+            granted_by=cast(User, request.user),  # admin_view lets only staff through
+            note=obj.note,
+        )
+        obj.pk, obj.granted_by, obj.granted_at = grant.pk, grant.granted_by, grant.granted_at

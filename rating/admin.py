@@ -6,7 +6,7 @@ the services (an admin edit would bypass the cell ledger).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,10 +17,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
+from django_stubs_ext import WithAnnotations
 
 from analysis.models import ExclusionDecision
 from analysis.services.quality import RULES, exclusion_override
-from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
+from moodlab.studies.admin_scoping import (
+    NoAddNoDeleteAdminMixin,
+    ReadOnlyAdminMixin,
+    StudyScopedAdmin,
+)
 from moodlab.studies.models import Participant
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.wording import plural
@@ -29,7 +34,7 @@ from rating.selectors import study_progress
 
 
 @admin.register(Trial)
-class TrialAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
+class TrialAdmin(ReadOnlyAdminMixin, StudyScopedAdmin[Trial]):
     study_path = "participant__study"
     list_display = [
         "id",
@@ -89,7 +94,7 @@ class TrialAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
 
 
 @admin.register(Rating)
-class RatingAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
+class RatingAdmin(ReadOnlyAdminMixin, StudyScopedAdmin[Rating]):
     study_path = "participant__study"
     list_display = ["id", "participant", "song", "term", "value", "trial"]
     list_filter = ["value", "trial__is_repeat", "term__locale__study", "term__locale__code"]
@@ -98,7 +103,7 @@ class RatingAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     show_full_result_count = False
 
 
-class TrialInline(admin.TabularInline):
+class TrialInline(admin.TabularInline[Trial, Participant]):
     model = Trial
     fields = readonly_fields = (
         "position",
@@ -128,12 +133,16 @@ class TrialInline(admin.TabularInline):
         return ", ".join(f"{r.term.key}: {r.value}" for r in trial.ratings.all())
 
 
+class _TrialsDone(TypedDict):
+    trials_done: int
+
+
 class ExcludeForm(forms.Form):
     reason = forms.CharField(max_length=300, help_text="Kept with the participant's record.")
 
 
 @admin.register(RatingParticipant)
-class RatingParticipantAdmin(StudyScopedAdmin):
+class RatingParticipantAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin[RatingParticipant]):
     list_display = ["public_id", "locale", "status", "trial_count", "started_at"]
     list_filter = ["study", "locale__code", "status"]
     list_select_related = ["study", "locale"]
@@ -149,7 +158,7 @@ class RatingParticipantAdmin(StudyScopedAdmin):
     inlines = [TrialInline]
     actions = ["exclude_participants"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RatingParticipant]:
         return (
             super()
             .get_queryset(request)
@@ -158,14 +167,8 @@ class RatingParticipantAdmin(StudyScopedAdmin):
             .annotate(trials_done=Count("trials"))
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="trials", ordering="trials_done")
-    def trial_count(self, participant: Any) -> int:
+    def trial_count(self, participant: WithAnnotations[RatingParticipant, _TrialsDone]) -> int:
         return participant.trials_done
 
     @admin.display(description="exclusion")

@@ -10,10 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from moodlab.env import env_bool, env_int, env_list, env_str
+
+# Generic Django classes accept their type arguments at run time too (`ModelAdmin[Study]`,
+# `ModelForm[Song]`), as mypy --strict wants them written.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("MOODLAB_VAR_DIR", str(BASE_DIR / "var")))
