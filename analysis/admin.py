@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_celery_results.models import TaskResult
+from django_stubs_ext import WithAnnotations
 
 from analysis.models import (
     CellAggregate,
@@ -29,7 +31,12 @@ from analysis.models import (
 from analysis.services.jobs import job_request
 from analysis.services.quality import RULES, exclusion_override
 from analysis.services.snapshots import snapshot_set_published
-from moodlab.studies.admin_scoping import StudyScopedAdmin
+from analysis.services.tokens import snapshot_access_grant
+from moodlab.studies.admin_scoping import (
+    NoAddNoDeleteAdminMixin,
+    ReadOnlyAdminMixin,
+    StudyScopedAdmin,
+)
 from moodlab.studies.models import Participant
 from moodlab.wording import plural
 from rating.admin import TrialInline
@@ -128,7 +135,7 @@ def _duration(run: JobRun) -> str:
 
 
 @admin.register(JobRun)
-class JobRunAdmin(StudyScopedAdmin):
+class JobRunAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     # Progress shows in the status while a job runs ("running, 45%"); a failure's error too.
     list_display = ["kind", "study", "requested_at", "status", "duration", "counts"]
     list_filter = ["kind", "study"]
@@ -137,12 +144,6 @@ class JobRunAdmin(StudyScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[JobRun]:
         return _with_task_state(super().get_queryset(request))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Status")
     def status(self, run: JobRun) -> str:
@@ -207,7 +208,7 @@ def _job_action(kind: str, label: str) -> Any:
 
 
 @admin.register(StudyJobs)
-class StudyJobsAdmin(StudyScopedAdmin):
+class StudyJobsAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
     """Select studies and run a job; each job's latest state and progress shows per row."""
 
     study_path = ""
@@ -225,12 +226,6 @@ class StudyJobsAdmin(StudyScopedAdmin):
             for kind in JobRun.Kind.values
         ]
         return super().get_queryset(request).prefetch_related(*prefetches)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def _latest(self, study: Any, kind: str) -> str:
         runs = getattr(study, f"latest_{kind}")
@@ -252,7 +247,9 @@ class StudyJobsAdmin(StudyScopedAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(StudyScopedAdmin):
+class SnapshotAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
+    """Snapshots are immutable: withdraw one instead of deleting it."""
+
     list_display = ["study", "version", "status", "published", "created_at", "file_count"]
     list_filter = ["status", "published", "study"]
     list_select_related = ["study"]
@@ -263,12 +260,6 @@ class SnapshotAdmin(StudyScopedAdmin):
     ]
     exclude = ["manifest"]
     actions = ["publish", "withdraw"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # snapshots are immutable; withdraw instead of deleting
 
     @admin.display(description="Files")
     def file_count(self, snapshot: Snapshot) -> str:
@@ -366,17 +357,11 @@ class SnapshotAdmin(StudyScopedAdmin):
 
 
 @admin.register(CellAggregate)
-class CellAggregateAdmin(StudyScopedAdmin):
+class CellAggregateAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     list_display = ["study", "locale", "song", "term", "n", "mean", "sd", "median", "sem"]
     list_filter = ["study", "locale"]
     list_select_related = ["study", "locale", "song", "term"]
     search_fields = ["song__external_id", "term__key"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class QualityRuleSettingForm(forms.ModelForm):
@@ -413,7 +398,7 @@ class QualityRuleSettingAdmin(StudyScopedAdmin):
 
 
 @admin.register(QualityResult)
-class QualityResultAdmin(StudyScopedAdmin):
+class QualityResultAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     study_path = "run__study"
     list_display = ["participant", "rule_title", "version", "passed", "rounded_value", "run"]
     list_filter = ["rule", "passed", "run__study"]
@@ -428,12 +413,6 @@ class QualityResultAdmin(StudyScopedAdmin):
         "value",
         "evidence",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Rule", ordering="rule")
     def rule_title(self, result: QualityResult) -> str:
@@ -457,7 +436,7 @@ class ExclusionOverrideForm(forms.ModelForm):
 
 
 @admin.register(ExclusionDecision)
-class ExclusionDecisionAdmin(StudyScopedAdmin):
+class ExclusionDecisionAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
     """The rules' verdict is read-only; a researcher sets an override with a reason."""
 
     form = ExclusionOverrideForm
@@ -498,12 +477,6 @@ class ExclusionDecisionAdmin(StudyScopedAdmin):
         "overridden_at",
     ]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="Failed rules")
     def rule_names(self, decision: ExclusionDecision) -> str:
         return "; ".join(_rule_title(reason["rule"]) for reason in decision.reasons) or "—"
@@ -541,12 +514,29 @@ class SnapshotAccessGrantAdmin(StudyScopedAdmin):
     list_select_related = ["study", "user", "granted_by"]
     readonly_fields = ["granted_by", "granted_at"]
 
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: SnapshotAccessGrant | None = None
+    ) -> list[str]:
+        # Another study or user is another grant: only the note of a grant is edited.
+        return [*self.readonly_fields, "study", "user"] if obj else list(self.readonly_fields)
+
     def save_model(
         self, request: HttpRequest, obj: SnapshotAccessGrant, form: Any, change: bool
     ) -> None:
-        if not change:
-            obj.granted_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        grant = snapshot_access_grant(
+            study=obj.study,
+            user=obj.user,
+            granted_by=cast(User, request.user),  # admin_view lets only staff through
+            note=obj.note,
+        )
+        obj.pk, obj.granted_by, obj.granted_at = grant.pk, grant.granted_by, grant.granted_at
+
+
+class _TrialsDone(TypedDict):
+    trials_done: int
 
 
 class ExcludeForm(forms.Form):
@@ -554,7 +544,7 @@ class ExcludeForm(forms.Form):
 
 
 @admin.register(RatingParticipant)
-class RatingParticipantAdmin(StudyScopedAdmin):
+class RatingParticipantAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin[RatingParticipant]):
     list_display = ["public_id", "locale", "status", "trial_count", "started_at"]
     list_filter = ["study", "locale__code", "status"]
     list_select_related = ["study", "locale"]
@@ -570,7 +560,7 @@ class RatingParticipantAdmin(StudyScopedAdmin):
     inlines = [TrialInline]
     actions = ["exclude_participants"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RatingParticipant]:
         return (
             super()
             .get_queryset(request)
@@ -579,14 +569,8 @@ class RatingParticipantAdmin(StudyScopedAdmin):
             .annotate(trials_done=Count("trials"))
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="trials", ordering="trials_done")
-    def trial_count(self, participant: Any) -> int:
+    def trial_count(self, participant: WithAnnotations[RatingParticipant, _TrialsDone]) -> int:
         return participant.trials_done
 
     @admin.display(description="exclusion")

@@ -59,7 +59,7 @@ CREATE TEMP TABLE bench_term AS
     SELECT t.id, t.locale_id, row_number() OVER (PARTITION BY t.locale_id ORDER BY t.key) - 1
         AS idx FROM studies_term t JOIN bench_locale l ON l.id = t.locale_id WHERE t.is_selected;
 
-INSERT INTO studies_participant (public_id, token, study_id, locale_id, phase, status,
+INSERT INTO studies_participant (public_id, token_hash, study_id, locale_id, phase, status,
     started_at, last_seen_at, user_agent, status_reason)
 SELECT gen_random_uuid(), md5(random()::text) || g, %(study)s, l.id, 'rating', 'completed',
     now(), now(), '', ''

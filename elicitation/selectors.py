@@ -9,12 +9,17 @@ from typing import Any
 from django.db.models import Count, Min, Q
 
 from elicitation.models import ChainTag, TermAlias, Turn
+from elicitation.services.chains import turn_time_budget_seconds
 from elicitation.services.curation import key_groups
-from moodlab.studies.models import Participant, StudyLocale
+from moodlab.studies.models import Participant, Study, StudyLocale
 from moodlab.studies.normalization import prefix_keys
 from moodlab.studies.services.song_audio import song_audio_url
 
 AUTOCOMPLETE_LIMIT = 10
+
+
+# How many new tags a turn's time estimate counts: they are only known once it is answered.
+NEW_TAGS_ESTIMATED_PER_TURN = 3
 
 
 @dataclass(frozen=True)
@@ -25,9 +30,10 @@ class TurnView:
     frozen_tags: list[ChainTag]
     tags_to_rate: list[ChainTag]
     audio_url: str | None
+    estimated_seconds: int
 
 
-def turn_view(*, turn: Turn) -> TurnView:
+def turn_view(*, turn: Turn, study: Study) -> TurnView:
     """The turn's tags, the ones to rate in a fresh random order so order effects average out."""
     tags = list(turn.chain.tags.exclude(state=ChainTag.State.HIDDEN))
     to_rate = [tag for tag in tags if tag.state == ChainTag.State.VISIBLE]
@@ -37,6 +43,9 @@ def turn_view(*, turn: Turn) -> TurnView:
         frozen_tags=[tag for tag in tags if tag.state == ChainTag.State.FROZEN],
         tags_to_rate=to_rate,
         audio_url=song_audio_url(turn.song),
+        estimated_seconds=turn_time_budget_seconds(
+            study=study, tags_rated=len(to_rate), new_tags=NEW_TAGS_ESTIMATED_PER_TURN
+        ),
     )
 
 

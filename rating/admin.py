@@ -19,13 +19,14 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
+from moodlab.studies.models import Participant
 from moodlab.studies.selectors import studies_visible_to
 from rating.models import Rating, Trial
 from rating.selectors import study_progress
 
 
 @admin.register(Trial)
-class TrialAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
+class TrialAdmin(ReadOnlyAdminMixin, StudyScopedAdmin[Trial]):
     study_path = "participant__study"
     list_display = [
         "id",
@@ -85,7 +86,7 @@ class TrialAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
 
 
 @admin.register(Rating)
-class RatingAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
+class RatingAdmin(ReadOnlyAdminMixin, StudyScopedAdmin[Rating]):
     study_path = "participant__study"
     list_display = ["id", "participant", "song", "term", "value", "trial"]
     list_filter = ["value", "trial__is_repeat", "term__locale__study", "term__locale__code"]
@@ -94,7 +95,7 @@ class RatingAdmin(ReadOnlyAdminMixin, StudyScopedAdmin):
     show_full_result_count = False
 
 
-class TrialInline(admin.TabularInline):
+class TrialInline(admin.TabularInline[Trial, Participant]):
     model = Trial
     fields = readonly_fields = (
         "position",

@@ -625,7 +625,9 @@ def cells_recount(*, locale_ids: list[int], counted: QuerySet[Participant]) -> N
     come back. Runs under the locales' allocation locks, so no allocation sees a half count.
     """
     _advisory_locks(*((EXCLUSIVE, ALLOCATION_LOCK_NAMESPACE, pk) for pk in sorted(locale_ids)))
-    counted_sql, counted_params = counted.values("pk").query.sql_with_params()
+    # A few thousand ids, spelled out as parameters so that SQLite takes them too.
+    counted_ids = list(counted.values_list("pk", flat=True))
+    counted_in = ", ".join(["%s"] * len(counted_ids)) or "NULL"
     locales = ", ".join(["%s"] * len(locale_ids))
     cell, rating, trial = Cell._meta.db_table, Rating._meta.db_table, Trial._meta.db_table
     session_term = SessionTerm._meta.db_table
@@ -646,13 +648,13 @@ def cells_recount(*, locale_ids: list[int], counted: QuerySet[Participant]) -> N
                        COUNT(*) AS n, SUM(r.value) AS s, SUM(r.value * r.value) AS q
                 FROM {rating} r JOIN {trial} t ON t.id = r.trial_id
                 WHERE t.locale_id IN ({locales}) AND NOT t.is_repeat
-                  AND r.participant_id IN ({counted_sql})
+                  AND r.participant_id IN ({counted_in})
                 GROUP BY t.locale_id, r.song_id, r.term_id
             ) AS mine
             WHERE {cell}.locale_id = mine.locale_id AND {cell}.song_id = mine.song_id
               AND {cell}.term_id = mine.term_id
             """,  # noqa: S608
-            [*locale_ids, *counted_params],
+            [*locale_ids, *counted_ids],
         )
         cursor.execute(
             f"""
@@ -661,11 +663,11 @@ def cells_recount(*, locale_ids: list[int], counted: QuerySet[Participant]) -> N
                 SELECT t.locale_id, t.song_id, st.term_id, COUNT(*) AS n
                 FROM {trial} t JOIN {session_term} st ON st.participant_id = t.participant_id
                 WHERE t.locale_id IN ({locales}) AND NOT t.is_repeat AND t.status = %s
-                  AND t.participant_id IN ({counted_sql})
+                  AND t.participant_id IN ({counted_in})
                 GROUP BY t.locale_id, t.song_id, st.term_id
             ) AS held
             WHERE {cell}.locale_id = held.locale_id AND {cell}.song_id = held.song_id
               AND {cell}.term_id = held.term_id
             """,  # noqa: S608
-            [*locale_ids, Trial.Status.HELD, *counted_params],
+            [*locale_ids, Trial.Status.HELD, *counted_ids],
         )

@@ -129,6 +129,10 @@ def cells_aggregate(*, study_id: int, progress: Progress | None = None) -> int:
     """
     Study.objects.select_for_update().get(pk=study_id)
     started = timezone.now()
+    # The ORM builds the grouped query (vendor-specific median and sd) but cannot write an
+    # INSERT … SELECT, hence Query.sql_with_params(), Django's own compiler API. Reading the
+    # rows out and upserting them with bulk_create(update_conflicts=True) took 4-6 times as
+    # long on 116,000 cells (12-18 s against 68-71 s, 300,000 ratings).
     cells_sql, cells_params = _cells(study_id).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -109,17 +110,15 @@ class QualityData:
 
 
 def _frame(rows: QuerySet[Any], dtypes: Mapping[str, Any]) -> pd.DataFrame:
-    """Read a values_list query through a server-side cursor, chunk by chunk into numpy.
+    """Read a values_list query chunk by chunk into numpy (a server-side cursor on PostgreSQL).
 
     Holding numpy columns instead of Python tuples keeps a million ratings in tens of MB.
     """
-    sql, params = rows.query.sql_with_params()
     chunks: list[pd.DataFrame] = []
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while batch := cursor.fetchmany(_FETCH_ROWS):
-            frame = pd.DataFrame.from_records(batch, columns=list(dtypes))
-            chunks.append(frame.astype(dict(dtypes)))
+    records = rows.iterator(chunk_size=_FETCH_ROWS)
+    while batch := list(islice(records, _FETCH_ROWS)):
+        frame = pd.DataFrame.from_records(batch, columns=list(dtypes))
+        chunks.append(frame.astype(dict(dtypes)))
     if not chunks:
         return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
     return pd.concat(chunks, ignore_index=True)

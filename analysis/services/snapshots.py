@@ -47,7 +47,6 @@ from moodlab.studies.models import Participant, Song, Study
 from rating.models import Rating
 
 BATCH_ROWS = 100_000
-_CHUNK_BYTES = 1 << 20
 _STUDY_FIELDS_LEFT_OUT = {"id", "researchers", "created_at", "updated_at"}
 
 
@@ -537,11 +536,8 @@ def _datasheet(manifest: dict[str, Any]) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _save(storage: Any, name: str, path: Path) -> None:

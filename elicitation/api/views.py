@@ -10,7 +10,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from elicitation.selectors import participant_progress, tags_autocomplete, turn_view
+from elicitation.selectors import (
+    NEW_TAGS_ESTIMATED_PER_TURN,
+    participant_progress,
+    tags_autocomplete,
+    turn_view,
+)
 from elicitation.services.chains import (
     FLAG,
     STARS_OR_FLAG_ERROR,
@@ -49,6 +54,10 @@ class TurnOutputSerializer(serializers.Serializer):
     frozen_tags = TagOutputSerializer(many=True)
     tags_to_rate = TagOutputSerializer(many=True)
     deadline = serializers.DateTimeField(source="turn.deadline")
+    estimated_seconds = serializers.IntegerField(
+        help_text="Time budget of this turn: the study's seconds per tag rated for each tag "
+        f"to rate, and per new tag for {NEW_TAGS_ESTIMATED_PER_TURN} new tags."
+    )
 
 
 class ProgressOutputSerializer(serializers.Serializer):
@@ -64,6 +73,9 @@ class TurnStateOutputSerializer(serializers.Serializer):
     retry_after_seconds = serializers.IntegerField()
     turn = TurnOutputSerializer(allow_null=True)
     progress = ProgressOutputSerializer()
+    estimated_seconds_remaining = serializers.IntegerField(
+        help_text="The turns left, each estimated as this one."
+    )
 
 
 @extend_schema_field(
@@ -105,12 +117,17 @@ class TurnSubmitInputSerializer(serializers.Serializer):
 def _turn_state(participant: Participant) -> dict[str, Any]:
     turn = turn_claim(participant=participant)
     waiting = turn is None and participant.status == Participant.Status.STARTED
+    view = turn_view(turn=turn, study=participant.study) if turn is not None else None
+    progress = participant_progress(participant=participant)
     return {
         "done": turn is None and not waiting,
         "waiting": waiting,
         "retry_after_seconds": WAIT_SECONDS,
-        "turn": turn_view(turn=turn) if turn is not None else None,
-        "progress": participant_progress(participant=participant),
+        "turn": view,
+        "progress": progress,
+        "estimated_seconds_remaining": (
+            (progress["total"] - progress["done"]) * view.estimated_seconds if view else 0
+        ),
     }
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import zipfile
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django_stubs_ext import WithAnnotations
 from modeltranslation.admin import TranslationAdmin
 
 from moodlab.studies import admin_views
@@ -40,11 +41,18 @@ from moodlab.studies.services.term_import import terms_import
 from moodlab.wording import plural
 
 
-def _with_site_origin(queryset: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
-    """Carry the site's origin on each row, so a row's entry link can be absolute."""
-    return queryset.annotate(
-        site_origin=Value(request.build_absolute_uri("/"), output_field=CharField())
-    )
+class _StudyTotals(TypedDict):
+    song_total: int
+    participant_total: int
+
+
+class _SongFailures(TypedDict):
+    audio_failures: int
+
+
+def _site_origin(request: HttpRequest) -> Value:
+    """The site's origin, carried on each row (`site_origin`) so its entry link is absolute."""
+    return Value(request.build_absolute_uri("/"), output_field=CharField())
 
 
 def _copyable(link: str) -> str:
@@ -53,7 +61,7 @@ def _copyable(link: str) -> str:
     )
 
 
-class StudyLocaleInline(admin.StackedInline):
+class StudyLocaleInline(admin.StackedInline[StudyLocale, Study]):
     model = StudyLocale
     extra = 0
     fields = [
@@ -72,7 +80,12 @@ class StudyLocaleInline(admin.StackedInline):
     readonly_fields = ["entry_link", "terms_frozen_at", "recruitment_closed_reason"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StudyLocale]:
-        return _with_site_origin(super().get_queryset(request).select_related("study"), request)
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("study")
+            .annotate(site_origin=_site_origin(request))
+        )
 
     @admin.display(description="Entry link for the panel")
     def entry_link(self, locale: StudyLocale) -> str:
@@ -82,7 +95,7 @@ class StudyLocaleInline(admin.StackedInline):
 
 
 @admin.register(Study)
-class StudyAdmin(StudyScopedAdmin):
+class StudyAdmin(StudyScopedAdmin[Study]):
     study_path = ""
     list_display = ["title", "slug", "phase", "locale_codes", "song_count", "participant_count"]
     list_filter = ["phase"]
@@ -154,15 +167,15 @@ class StudyAdmin(StudyScopedAdmin):
             self.message_user(request, f"{count} song(s) are being re-encoded at the new level.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
-        return _with_site_origin(
+        return (
             super()
             .get_queryset(request)
             .prefetch_related("locales")
             .annotate(
                 song_total=Count("songs", distinct=True),
                 participant_total=Count("participants", distinct=True),
-            ),
-            request,
+                site_origin=_site_origin(request),
+            )
         )
 
     def get_urls(self) -> list[Any]:
@@ -229,12 +242,12 @@ class StudyAdmin(StudyScopedAdmin):
         )
 
     @admin.display(description="Songs", ordering="song_total")
-    def song_count(self, study: Study) -> int:
-        return study.song_total  # type: ignore[attr-defined]
+    def song_count(self, study: WithAnnotations[Study, _StudyTotals]) -> int:
+        return study.song_total
 
     @admin.display(description="Participants", ordering="participant_total")
-    def participant_count(self, study: Study) -> int:
-        return study.participant_total  # type: ignore[attr-defined]
+    def participant_count(self, study: WithAnnotations[Study, _StudyTotals]) -> int:
+        return study.participant_total
 
     @admin.action(description="Add the five reference locales (en-US, fr-FR, es-MX, ko-KR, ar-EG)")
     def add_reference_locales(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
@@ -262,7 +275,7 @@ class SongImportForm(forms.Form):
         self.fields["study"].queryset = studies  # type: ignore[attr-defined]
 
 
-class SongAdminForm(forms.ModelForm):
+class SongAdminForm(forms.ModelForm[Song]):
     """The audio goes through the same checks and naming as an import: content, not name."""
 
     audio_upload = forms.FileField(
@@ -295,7 +308,7 @@ class SongAdminForm(forms.ModelForm):
 
 
 @admin.register(Song)
-class SongAdmin(StudyScopedAdmin):
+class SongAdmin(StudyScopedAdmin[Song]):
     form = SongAdminForm
     list_display = [
         "external_id",
@@ -381,9 +394,9 @@ class SongAdmin(StudyScopedAdmin):
         return song_queryset_with_audio_failures(super().get_queryset(request))
 
     @admin.display(description="Audio failures", ordering="audio_failures")
-    def audio_failures(self, song: Song) -> int:
+    def audio_failures(self, song: WithAnnotations[Song, _SongFailures]) -> int:
         """Trials and turns where this clip failed to load twice in a participant's browser."""
-        return song.audio_failures  # type: ignore[attr-defined]
+        return song.audio_failures
 
     @admin.display(description="Audio", ordering="duration_seconds")
     def audio_state(self, song: Song) -> str:
@@ -419,7 +432,7 @@ class TermImportForm(forms.Form):
 
 
 @admin.register(Term)
-class TermAdmin(StudyScopedAdmin, TranslationAdmin):
+class TermAdmin(StudyScopedAdmin[Term], TranslationAdmin[Term]):
     study_path = "locale__study"
     list_display = [
         "rank",
@@ -502,7 +515,7 @@ class TermAdmin(StudyScopedAdmin, TranslationAdmin):
         return "—" if term.mean_rating is None else f"{term.mean_rating:.2f}"
 
 
-class RecruiterIdentityInline(admin.StackedInline):
+class RecruiterIdentityInline(admin.StackedInline[RecruiterIdentity, Participant]):
     """Personal data: only staff with the dedicated permission see the panel's id."""
 
     model = RecruiterIdentity
@@ -520,7 +533,7 @@ class RecruiterIdentityInline(admin.StackedInline):
         return False
 
 
-class PrescreenResultInline(admin.TabularInline):
+class PrescreenResultInline(admin.TabularInline[PrescreenResult, Participant]):
     model = PrescreenResult
     extra = 0
     can_delete = False
@@ -530,7 +543,7 @@ class PrescreenResultInline(admin.TabularInline):
         return False
 
 
-class QuestionnaireInline(admin.StackedInline):
+class QuestionnaireInline(admin.StackedInline[QuestionnaireResponse, Participant]):
     model = QuestionnaireResponse
     extra = 0
     can_delete = False
@@ -541,7 +554,7 @@ class QuestionnaireInline(admin.StackedInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(StudyScopedAdmin):
+class ParticipantAdmin(StudyScopedAdmin[Participant]):
     list_display = ["public_id", "study", "locale", "phase", "status", "started_at", "last_seen_at"]
     list_filter = ["study", "locale__code", "phase", "status"]
     search_fields = ["public_id"]

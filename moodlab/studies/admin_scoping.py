@@ -6,7 +6,7 @@ filters (their choices and the lookups they accept) and the choices of every for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import admin
@@ -92,7 +92,10 @@ def _scoped_filter(model: type[Model], item: Any) -> Any:
     return item
 
 
-class StudyScopedAdmin(admin.ModelAdmin):
+_ModelT = TypeVar("_ModelT", bound=Model)
+
+
+class StudyScopedAdmin(admin.ModelAdmin[_ModelT]):
     """Filter rows to studies the user manages; `study_path` is the lookup to the study.
 
     Change and delete views load objects through get_queryset, so another study's rows
@@ -101,7 +104,7 @@ class StudyScopedAdmin(admin.ModelAdmin):
 
     study_path = "study"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[_ModelT]:
         queryset = super().get_queryset(request)
         if request.user.is_superuser:
             return queryset
@@ -152,7 +155,7 @@ class StudyScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
-def _username_field(db_field: Any, **kwargs: Any) -> forms.ModelChoiceField:
+def _username_field(db_field: Any, **kwargs: Any) -> forms.ModelChoiceField[Any]:
     """A user typed by exact username: a researcher may name a data user without being
     shown every account's name."""
     return forms.ModelChoiceField(
@@ -166,17 +169,23 @@ def _username_field(db_field: Any, **kwargs: Any) -> forms.ModelChoiceField:
     )
 
 
-class ReadOnlyAdminMixin:
-    """For records that only the participant flow and the services write (chains, trials,
-    ratings): an admin edit would bypass their bookkeeping."""
+class NoAddNoDeleteAdminMixin:
+    """For records that only the services create and remove (snapshots, exclusion decisions):
+    the admin may act on one through its actions or a service-backed form, never add or
+    delete it."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+
+class ReadOnlyAdminMixin(NoAddNoDeleteAdminMixin):
+    """For records that only the participant flow and the services write (chains, trials,
+    ratings, job runs, aggregates): an admin edit would bypass their bookkeeping."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

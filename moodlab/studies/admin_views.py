@@ -135,7 +135,7 @@ class PhaseMoveForm(forms.Form):
 
 
 def phase_view(
-    modeladmin: ModelAdmin, request: HttpRequest, study_id: int, phase: str
+    modeladmin: ModelAdmin[Study], request: HttpRequest, study_id: int, phase: str
 ) -> HttpResponse:
     """The pre-flight checklist of one move, and the confirmed move itself."""
     study = get_object_or_404(studies_visible_to(request.user), pk=study_id)
@@ -169,7 +169,9 @@ def phase_view(
     return TemplateResponse(request, "admin/studies/study/phase.html", context)
 
 
-def dashboard_view(modeladmin: ModelAdmin, request: HttpRequest, study_id: int) -> HttpResponse:
+def dashboard_view(
+    modeladmin: ModelAdmin[Study], request: HttpRequest, study_id: int
+) -> HttpResponse:
     study = get_object_or_404(studies_visible_to(request.user), pk=study_id)
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -181,7 +183,9 @@ def dashboard_view(modeladmin: ModelAdmin, request: HttpRequest, study_id: int) 
     return TemplateResponse(request, "admin/studies/study/dashboard.html", context)
 
 
-def dashboard_data(modeladmin: ModelAdmin, request: HttpRequest, study_id: int) -> JsonResponse:
+def dashboard_data(
+    modeladmin: ModelAdmin[Study], request: HttpRequest, study_id: int
+) -> JsonResponse:
     """The charts' data; the dashboard page polls it, so the figures update by themselves."""
     study = get_object_or_404(studies_visible_to(request.user), pk=study_id)
     return JsonResponse(study_dashboard(study=study))

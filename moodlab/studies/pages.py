@@ -245,8 +245,6 @@ def participant_session(request: HttpRequest, study_slug: str, locale_code: str)
             "max_new_tags": MAX_NEW_TAGS_PER_TURN,
             "scale_min": SCALE_MIN,
             "scale_max": SCALE_MAX,
-            "seconds_per_tag_rated": study.seconds_per_tag_rated,
-            "seconds_per_new_tag": study.seconds_per_new_tag,
         },
         "urls": {
             # The step endpoints hang below this one (the participant API contract).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -20,7 +22,7 @@ from moodlab.studies.scale import SCALE_MAX, SCALE_MIN
 from moodlab.studies.services.recruitment import WAIT_SECONDS
 from moodlab.studies.services.song_audio import song_audio_url
 from rating.models import Trial
-from rating.selectors import TrialView, trial_view
+from rating.selectors import ScalePoint, TermView, TrialView, trial_view
 from rating.services import (
     rating_session_finish,
     trial_report_audio_failure,
@@ -42,24 +44,24 @@ class RatingApi(ParticipantTrialApi):
         return trial_view(participant=participant, trial=trial, waiting=waiting)
 
 
-class TermSerializer(serializers.Serializer):
+class TermSerializer(serializers.Serializer[TermView]):
     id = serializers.IntegerField()
     # DRF's metaclass turns declared fields into entries of `fields`; mypy sees Field.label.
     label = serializers.CharField(help_text="In the participant's language.")  # type: ignore[assignment]
     gloss = serializers.CharField(help_text="English gloss.")
 
 
-class ScalePointSerializer(serializers.Serializer):
+class ScalePointSerializer(serializers.Serializer[ScalePoint]):
     value = serializers.IntegerField()
     label = serializers.CharField()  # type: ignore[assignment]
 
 
-class ProgressSerializer(serializers.Serializer):
+class ProgressSerializer(serializers.Serializer[Mapping[str, int]]):
     done = serializers.IntegerField()
     total = serializers.IntegerField()
 
 
-class SongSerializer(serializers.Serializer):
+class SongSerializer(serializers.Serializer[Song]):
     external_id = serializers.CharField()
     audio_url = serializers.SerializerMethodField()
     clip_start_seconds = serializers.FloatField(allow_null=True)
@@ -72,7 +74,7 @@ class SongSerializer(serializers.Serializer):
         return song_audio_url(song)
 
 
-class TrialOutputSerializer(serializers.Serializer):
+class TrialOutputSerializer(serializers.Serializer[TrialView]):
     id = serializers.IntegerField(source="trial.pk")
     position = serializers.IntegerField(source="trial.position")
     song = SongSerializer(source="trial.song")
@@ -90,7 +92,7 @@ class TrialOutputSerializer(serializers.Serializer):
         return song_audio_url(upcoming) if upcoming is not None else None
 
 
-class RatingTrialCurrentOutputSerializer(serializers.Serializer):
+class RatingTrialCurrentOutputSerializer(serializers.Serializer[TrialView]):
     trial = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
     finished = serializers.BooleanField(help_text="Nothing left to rate: call finish.")
@@ -136,7 +138,7 @@ class RatingTrialSubmitApi(RatingApi):
     throttle_classes = PARTICIPANT_THROTTLES
     answers_retries_after_completion = True
 
-    class RatingTrialSubmitInputSerializer(serializers.Serializer):
+    class RatingTrialSubmitInputSerializer(serializers.Serializer[None]):
         ratings = IdKeyedDictField(
             child=serializers.IntegerField(min_value=SCALE_MIN, max_value=SCALE_MAX),
             allow_empty=False,
@@ -156,7 +158,7 @@ class RatingTrialSubmitApi(RatingApi):
             "page measured them; the server's own elapsed time caps it.",
         )
 
-    class RatingTrialSubmitOutputSerializer(serializers.ModelSerializer):
+    class RatingTrialSubmitOutputSerializer(serializers.ModelSerializer[Trial]):
         status = serializers.CharField(help_text="Always submitted.")
         ratings = serializers.SerializerMethodField()
         next = serializers.SerializerMethodField(
@@ -244,7 +246,7 @@ class RatingSessionFinishApi(RatingApi):
 
     answers_retries_after_completion = True
 
-    class RatingSessionFinishOutputSerializer(serializers.Serializer):
+    class RatingSessionFinishOutputSerializer(serializers.Serializer[Participant]):
         public_id = serializers.UUIDField()
         status = serializers.CharField(help_text="completed")
         finished_at = serializers.DateTimeField()

@@ -25,13 +25,6 @@ async function proceed(ctx, state) {
   else showTurn(ctx, state);
 }
 
-function secondsLeft(ctx, state) {
-  const { turn, progress } = state;
-  const { seconds_per_tag_rated: perTag, seconds_per_new_tag: perNewTag } = ctx.config.elicitation;
-  const perTurn = (turn.clip_seconds ?? 30) + turn.tags_to_rate.length * perTag + 3 * perNewTag;
-  return (progress.total - progress.done) * perTurn;
-}
-
 function starsFor(ctx, tag) {
   const group = cloneTemplate("rate-tag");
   ctx.i18n.fill(group.querySelector("legend"), "tag_rate_question", { tag: tag.text });
@@ -67,7 +60,7 @@ function showTurn(ctx, state) {
   const { turn, progress } = state;
   const { i18n } = ctx;
   const limits = ctx.config.elicitation;
-  ctx.progress.update(progress.done, progress.total, secondsLeft(ctx, state));
+  ctx.progress.update(progress.done, progress.total, state.estimated_seconds_remaining);
   ctx.trialTitle("elicitation", progress);
   const section = ctx.show("elicitation");
   const form = section.querySelector("[data-turn-form]");

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 
 import pytest
@@ -244,11 +245,21 @@ def add_tag(turn, text: str) -> None:
     field.press("Enter")
 
 
+def minutes(page: Page, locale: str, count: int) -> str:
+    """A number of minutes as the page writes it in the locale."""
+    return page.evaluate(
+        "([locale, count]) => new Intl.NumberFormat(locale, "
+        "{style: 'unit', unit: 'minute', unitDisplay: 'long'}).format(count)",
+        [locale, count],
+    )
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_an_elicitation_session_rates_earlier_tags_and_adds_new_ones(
     page, live_server, screenshot, locale
 ):
-    study = small_study("elicitation", songs=3, turns_per_participant=3)
+    # A turn is budgeted 3 s per tag to rate and 20 s for each of three new tags.
+    study = small_study("elicitation", songs=3, turns_per_participant=3, seconds_per_new_tag=20)
     earlier_tag, prefix, own_tag = TAGS[locale]
     seed_earlier_listener(study, locale, earlier_tag, songs=2)
     participant = open_entry_link(page, live_server, study, locale, f"pid-elicit-{locale}")
@@ -262,6 +273,8 @@ def test_an_elicitation_session_rates_earlier_tags_and_adds_new_ones(
     turn = step(page, "elicitation")
     submit = turn.locator("[type=submit]")
     expect(turn.locator("[data-first-listener]")).to_be_visible()
+    # Three turns of 60 s left, as the turn API estimates them.
+    expect(page.locator("[data-progress-time]")).to_contain_text(minutes(page, locale, 3))
     expect(turn.locator(".tag-rating")).to_have_count(0)
     play_clip(turn)
     expect(submit).to_be_disabled()  # something to say about the song is required
@@ -274,6 +287,9 @@ def test_an_elicitation_session_rates_earlier_tags_and_adds_new_ones(
             trial_title(page, locale, number, 3)
         )
         expect(turn.locator(".tag-rating legend")).to_contain_text(earlier_tag)
+        # One tag to rate: 63 s a turn, for the turns left.
+        left = minutes(page, locale, math.ceil(63 * (4 - number) / 60))
+        expect(page.locator("[data-progress-time]")).to_contain_text(left)
         expect(submit).to_be_disabled()
         play_clip(turn)
         turn.locator(f'.tag-rating input[value="{stars}"]').check(force=True)

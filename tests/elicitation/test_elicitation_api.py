@@ -56,6 +56,21 @@ def test_the_current_turn_shows_the_song_the_tags_and_the_progress(api_client):
     assert [tag["text"] for tag in turn["tags_to_rate"]] == ["dark"]
 
 
+def test_a_turn_carries_its_time_estimate_and_the_sessions(api_client):
+    # The study's budgets: 4 s per tag to rate, 5 s for each of three new tags.
+    study = elicitation_study(seconds_per_tag_rated=4, seconds_per_new_tag=5)
+    first = participant_in(study)
+    state = current_turn(api_client, first)
+    assert state["turn"]["estimated_seconds"] == 3 * 5  # nothing to rate yet
+    assert state["estimated_seconds_remaining"] == 15 * 3 * 5
+    finished = submit(api_client, first, state, new_tags=["happy", "dark"]).json()
+    assert finished["done"] is True and finished["estimated_seconds_remaining"] == 0
+
+    state = current_turn(api_client, participant_in(study))
+    assert state["turn"]["estimated_seconds"] == 2 * 4 + 3 * 5
+    assert state["estimated_seconds_remaining"] == 15 * (2 * 4 + 3 * 5)
+
+
 def test_an_api_retry_returns_the_same_answer_and_stores_nothing_twice(api_client):
     study = elicitation_study(songs=3)
     participant = participant_in(study)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
 
 from moodlab.studies.models import Participant, Song, Study, StudyLocale
 from moodlab.studies.services.participants import MAX_ENTRY_PARAMETER_LENGTH, MAX_ENTRY_PARAMETERS
 
 
-class LocaleOutputSerializer(serializers.ModelSerializer):
+class LocaleOutputSerializer(serializers.ModelSerializer[StudyLocale]):
     language = serializers.CharField(read_only=True)
 
     class Meta:
@@ -14,7 +16,7 @@ class LocaleOutputSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "language", "direction", "is_active", "recruiter_id_param"]
 
 
-class StudyOutputSerializer(serializers.ModelSerializer):
+class StudyOutputSerializer(serializers.ModelSerializer[Study]):
     locales = LocaleOutputSerializer(many=True, read_only=True)
 
     class Meta:
@@ -22,7 +24,7 @@ class StudyOutputSerializer(serializers.ModelSerializer):
         exclude = ["id", "researchers"]
 
 
-class SongOutputSerializer(serializers.ModelSerializer):
+class SongOutputSerializer(serializers.ModelSerializer[Song]):
     country = serializers.CharField(source="country.code")
 
     class Meta:
@@ -38,7 +40,7 @@ class SongOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class ParticipantEnterInputSerializer(serializers.Serializer):
+class ParticipantEnterInputSerializer(serializers.Serializer[None]):
     study = serializers.SlugField()
     locale = serializers.CharField(max_length=10)
     recruiter_participant_id = serializers.CharField(
@@ -56,11 +58,11 @@ class ParticipantEnterInputSerializer(serializers.Serializer):
         return value
 
 
-class ParticipantOutputSerializer(serializers.ModelSerializer):
-    study: serializers.SlugRelatedField = serializers.SlugRelatedField(
+class ParticipantOutputSerializer(serializers.ModelSerializer[Participant]):
+    study: serializers.SlugRelatedField[Study] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
-    locale: serializers.SlugRelatedField = serializers.SlugRelatedField(
+    locale: serializers.SlugRelatedField[StudyLocale] = serializers.SlugRelatedField(
         slug_field="code", read_only=True
     )
 
@@ -82,13 +84,13 @@ class ParticipantSessionOutputSerializer(ParticipantOutputSerializer):
         fields = [*ParticipantOutputSerializer.Meta.fields, "token"]
 
 
-class PreflightCheckSerializer(serializers.Serializer):
+class PreflightCheckSerializer(serializers.Serializer[Mapping[str, object]]):
     title = serializers.CharField()
     level = serializers.ChoiceField(choices=["blocker", "warning", "ok"])
     detail = serializers.CharField()
 
 
-class PreflightOutputSerializer(serializers.Serializer):
+class PreflightOutputSerializer(serializers.Serializer[Mapping[str, object]]):
     """The pre-flight checklist of a phase move: blockers refuse it, warnings need confirm."""
 
     phase = serializers.CharField()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -29,6 +30,7 @@ from moodlab.studies.api.throttles import PARTICIPANT_THROTTLES
 from moodlab.studies.models import Participant, PrescreenResult
 from moodlab.studies.services.prescreens import (
     HEADPHONE_CHOICES,
+    VocabularyQuestion,
     headphone_positions,
     headphones_check,
     prescreen_audio,
@@ -44,12 +46,17 @@ from moodlab.studies.services.steps import (
     STEP_ORDER,
     Gender,
     MusicalTraining,
+    ParticipantExit,
+    ParticipantState,
     consent_record,
     participant_state,
     questionnaire_submit,
     require_step_enabled,
     require_step_open,
 )
+
+# A serializer's field of any kind, as `Serializer.fields` holds them.
+AnyField = serializers.Field[Any, Any, Any, Any]
 
 STATE_RESPONSES: dict[int, Any] = {
     400: OpenApiResponse(ErrorSerializer, description="Bad values, or a step the study lacks."),
@@ -60,7 +67,7 @@ STATE_RESPONSES: dict[int, Any] = {
 }
 
 
-class ExitOutputSerializer(serializers.Serializer):
+class ExitOutputSerializer(serializers.Serializer[ParticipantExit]):
     kind = serializers.ChoiceField(choices=Participant.Status.choices)
     code = serializers.CharField(help_text="The recruiter's code; may be empty.")
     redirect_url = serializers.CharField(
@@ -68,7 +75,7 @@ class ExitOutputSerializer(serializers.Serializer):
     )
 
 
-class ParticipantStateOutputSerializer(serializers.Serializer):
+class ParticipantStateOutputSerializer(serializers.Serializer[ParticipantState]):
     public_id = serializers.UUIDField(source="participant.public_id")
     study = serializers.CharField(source="participant.study.slug")
     locale = serializers.CharField(source="participant.locale.code")
@@ -91,7 +98,7 @@ class ParticipantStateOutputSerializer(serializers.Serializer):
     )
 
 
-class CheckOutputSerializer(serializers.Serializer):
+class CheckOutputSerializer(serializers.Serializer[Mapping[str, object]]):
     passed = serializers.BooleanField()
     score = serializers.FloatField(
         help_text="Right answers (headphones), or the share of right answers (vocabulary)."
@@ -132,7 +139,7 @@ class ParticipantStateApi(ParticipantStepApi):
 class ParticipantConsentApi(ParticipantStepApi):
     """Agree (the prescreens open) or decline (the session ends, declined)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[None]):
         agree = serializers.BooleanField()
 
     @extend_schema(
@@ -147,14 +154,14 @@ class ParticipantConsentApi(ParticipantStepApi):
         return self.state_response()
 
 
-class AudioUrlOutputSerializer(serializers.Serializer):
+class AudioUrlOutputSerializer(serializers.Serializer[Mapping[str, object]]):
     audio_url = serializers.CharField(help_text="Signed; valid for two hours.")
 
 
 class ParticipantVolumeApi(ParticipantStepApi):
     """A calibration noise to set a comfortable volume, and the level the participant chose."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[None]):
         level = serializers.FloatField(min_value=0.0, max_value=1.0)
 
     @extend_schema(
@@ -178,7 +185,7 @@ class ParticipantVolumeApi(ParticipantStepApi):
         return self.state_response()
 
 
-class HeadphoneTrialOutputSerializer(serializers.Serializer):
+class HeadphoneTrialOutputSerializer(serializers.Serializer[Mapping[str, object]]):
     index = serializers.IntegerField()
     audio_url = serializers.CharField(help_text="Signed; valid for two hours.")
 
@@ -186,12 +193,12 @@ class HeadphoneTrialOutputSerializer(serializers.Serializer):
 class ParticipantHeadphonesApi(ParticipantStepApi):
     """Trials of three sounds each; the participant names the one that differs. One attempt."""
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Mapping[str, object]]):
         trials = HeadphoneTrialOutputSerializer(many=True)
         choices = serializers.IntegerField(help_text="Sounds per trial; answers are 1 to this.")
         pass_mark = serializers.IntegerField(help_text="Right answers needed to pass.")
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[None]):
         answers = serializers.ListField(
             child=serializers.IntegerField(min_value=1, max_value=HEADPHONE_CHOICES),
             max_length=100,
@@ -237,12 +244,12 @@ class ParticipantHeadphonesApi(ParticipantStepApi):
         return self.check_response(result)
 
 
-class VocabularyItemOutputSerializer(serializers.Serializer):
+class VocabularyItemOutputSerializer(serializers.Serializer[VocabularyQuestion]):
     id = serializers.CharField()
     word = serializers.CharField()
 
 
-class VocabularyAnswerSerializer(serializers.Serializer):
+class VocabularyAnswerSerializer(serializers.Serializer[None]):
     id = serializers.CharField(max_length=32)
     is_word = serializers.BooleanField()
 
@@ -250,11 +257,11 @@ class VocabularyAnswerSerializer(serializers.Serializer):
 class ParticipantVocabularyApi(ParticipantStepApi):
     """Real words and pseudowords of the locale's language; the participant tells them apart."""
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Mapping[str, object]]):
         items = VocabularyItemOutputSerializer(many=True)
         pass_ratio = serializers.FloatField(help_text="Share of right answers needed to pass.")
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[None]):
         answers = serializers.ListField(child=VocabularyAnswerSerializer(), max_length=200)
 
         def validate_answers(self, value: list[dict[str, Any]]) -> dict[str, bool]:
@@ -292,7 +299,7 @@ class ParticipantVocabularyApi(ParticipantStepApi):
         return self.check_response(result)
 
 
-class QuestionnaireInputSerializer(serializers.Serializer):
+class QuestionnaireInputSerializer(serializers.Serializer[None]):
     """The closing questionnaire; GET me/questionnaire/ describes these fields to the page."""
 
     age = serializers.IntegerField(min_value=16, max_value=110, allow_null=True, default=None)
@@ -303,7 +310,7 @@ class QuestionnaireInputSerializer(serializers.Serializer):
     technical_problems = serializers.CharField(max_length=1000, allow_blank=True, default="")
 
 
-def _field_type(field: serializers.Field) -> str:
+def _field_type(field: AnyField) -> str:
     if isinstance(field, CountryField):
         return "country"
     if isinstance(field, serializers.ChoiceField):
@@ -311,12 +318,12 @@ def _field_type(field: serializers.Field) -> str:
     return "integer" if isinstance(field, serializers.IntegerField) else "text"
 
 
-class ChoiceOutputSerializer(serializers.Serializer):
+class ChoiceOutputSerializer(serializers.Serializer[Mapping[str, object]]):
     value = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
 
 
-class QuestionnaireFieldOutputSerializer(serializers.Serializer):
+class QuestionnaireFieldOutputSerializer(serializers.Serializer[Mapping[str, object]]):
     name = serializers.CharField()
     type = serializers.ChoiceField(choices=["integer", "choice", "country", "text"])
     required = serializers.BooleanField()  # type: ignore[assignment]
@@ -326,7 +333,7 @@ class QuestionnaireFieldOutputSerializer(serializers.Serializer):
 class ParticipantQuestionnaireApi(ParticipantStepApi):
     """The closing questionnaire, once the phase's trials are done."""
 
-    class OutputSerializer(serializers.Serializer):
+    class OutputSerializer(serializers.Serializer[Mapping[str, object]]):
         fields = QuestionnaireFieldOutputSerializer(many=True)  # type: ignore[assignment]
 
     @extend_schema(
@@ -368,7 +375,7 @@ class ParticipantQuestionnaireApi(ParticipantStepApi):
         return self.state_response()
 
 
-def _choices(field: serializers.Field) -> list[dict[str, str]] | None:
+def _choices(field: AnyField) -> list[dict[str, str]] | None:
     if not isinstance(field, serializers.ChoiceField):
         return None
     return [{"value": value, "label": str(label)} for value, label in field.choices.items()]

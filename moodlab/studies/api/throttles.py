@@ -41,14 +41,17 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
 
     def _count(self, key: str) -> int:
         try:
-            return int(self.cache.incr(key))
+            count: int | None = self.cache.incr(key)
         except ValueError:  # no window yet, or the last one just expired
             if self.cache.add(key, 1, self.duration):
                 return 1
             try:
-                return int(self.cache.incr(key))  # another request opened the window first
+                count = self.cache.incr(key)  # another request opened the window first
             except ValueError:
                 return 1
+        # None: the cache is unreachable and fails open (settings.REDIS_CACHE_OPTIONS), so
+        # every request counts as a window's first.
+        return 1 if count is None else int(count)
 
     def wait(self) -> float:
         """The whole period, an upper bound: the counter does not know when its window began.

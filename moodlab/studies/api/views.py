@@ -27,7 +27,7 @@ from moodlab.studies.services.participants import EntryRefused, participant_ente
 from moodlab.studies.services.studies import PhaseMoveRefused, study_set_phase
 
 
-class StudyListApi(generics.ListAPIView):
+class StudyListApi(generics.ListAPIView[Study]):
     """Researchers' studies (staff only). Data users find studies in the public catalogue,
     `GET /api/v1/data/snapshots/`, whose entries name each study's slug."""
 
@@ -39,7 +39,7 @@ class StudyListApi(generics.ListAPIView):
         return studies_visible_to(self.request.user).prefetch_related("locales")
 
 
-class StudyDetailApi(generics.RetrieveAPIView):
+class StudyDetailApi(generics.RetrieveAPIView[Study]):
     serializer_class = StudyOutputSerializer
     permission_classes = [IsStudyResearcher]
     lookup_field = "slug"
@@ -49,7 +49,7 @@ class StudyDetailApi(generics.RetrieveAPIView):
         return studies_visible_to(self.request.user).prefetch_related("locales")
 
 
-class SongListApi(generics.ListAPIView):
+class SongListApi(generics.ListAPIView[Song]):
     serializer_class = SongOutputSerializer
     permission_classes = [IsStudyResearcher]
     filterset_fields = ["country", "artist"]
@@ -112,7 +112,7 @@ class StudyPhaseApi(APIView):
     permission_classes = [IsStudyResearcher]
     write_permissions = ("studies.change_study",)  # as the admin's phase page
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[None]):
         phase = serializers.ChoiceField(choices=Study.Phase.choices)
         confirm = serializers.BooleanField(default=False)
 

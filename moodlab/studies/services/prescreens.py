@@ -88,7 +88,7 @@ def prescreen_audio(*, signed: str) -> bytes:
     name = str(payload["n"])
     odd_position = (int(payload["c"]) - _mask(name)) % HEADPHONE_CHOICES + 1
     key = f"moodlab.headphone-sound:{name}"
-    sound = cache.get(key)
+    sound: bytes | None = cache.get(key)
     if sound is None:
         variant = int.from_bytes(salted_hmac("moodlab.headphone-variant", name).digest()[:8])
         sound = wav_to_m4a(headphone_trial_wav(odd_position, variant=variant))
