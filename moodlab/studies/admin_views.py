@@ -23,6 +23,8 @@ from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.studies.services.studies import PHASE_ORDER, study_set_phase
+from moodlab.wording import plural
+from rating.selectors import adaptive_stopping_saving
 
 # What each phase needs before it can start, and what happens in it, for the stepper.
 PHASE_NEEDS: dict[str, str] = {
@@ -98,7 +100,11 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
         HubLink(
             "Dashboard (live charts)", reverse("admin:studies_study_dashboard", args=[study.pk])
         ),
-        HubLink("Rating progress (table)", reverse("admin:rating_progress", args=[study.pk])),
+        HubLink(
+            "Rating progress (table)",
+            reverse("admin:rating_progress", args=[study.pk]),
+            _stopping_saving(study),
+        ),
         HubLink(
             "Quality-control rules",
             reverse("admin:analysis_qualityrulesetting_changelist") + by_study,
@@ -120,6 +126,18 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
         ),
         HubLink("Terms (all locales)", reverse("admin:studies_term_changelist") + by_locale_study),
     ]
+
+
+def _stopping_saving(study: Study) -> str:
+    """What adaptive stopping saved so far, against the fixed design; empty when it is off."""
+    if not study.adaptive_stopping:
+        return ""
+    saving = adaptive_stopping_saving(study=study)
+    return (
+        f"adaptive stopping saved {saving.ratings_saved:,} of the fixed design's "
+        f"{saving.fixed_design_ratings:,} ratings ({saving.share:.0%}), "
+        f"{plural(saving.retired_cells, 'cell')} retired"
+    )
 
 
 def hub_context(study: Study) -> dict[str, Any]:
@@ -207,6 +225,8 @@ STUDY_HELP: dict[str, str] = {
     "seconds_per_term": "Time budgeted per term in a trial, for the estimated duration.",
     "adaptive_min_ratings": "Ratings a cell needs before adaptive stopping may retire it.",
     "adaptive_max_standard_error": "Standard error of the mean under which a cell retires.",
+    "allocation": "Balanced: least-rated songs first. By information: songs whose open cells "
+    "have the widest standard error first; no cell goes over the target either way.",
     "first_response_timeout_minutes": "A session with no answer by then times out.",
     "inactivity_timeout_minutes": "A session silent this long times out.",
     "session_timeout_minutes": "Longest a session may last.",
