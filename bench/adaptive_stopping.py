@@ -25,7 +25,7 @@ and error ≤ the error the fixed design has where it first reaches that reliabi
 `--max-error`). Target: adaptive stopping needs ≥ 30 % fewer ratings than the fixed design.
 
 The script also prints the most any allocation could save in this world at equal squared
-error: with cell standard deviations σ, spreading n ratings in proportion to σ instead of
+error: with cell standard deviations σ, spreading the ratings in proportion to σ instead of
 evenly saves 1 − mean(σ)² / mean(σ²) (σ from `--oracle-raters` planted raters per cell).
 
 Run from the repository root, with DATABASE_URL pointing at a PostgreSQL database:
@@ -209,8 +209,8 @@ def first_reaching(curve: list[Point], reliability: float, error: float) -> Poin
     return next((p for p in curve if p.reliability >= reliability and p.error <= error), None)
 
 
-def oracle_saving(study: Study, model: MoodModel, raters: int) -> float:
-    """1 − mean(σ)² / mean(σ²) over the cells, σ the planted spread of one cell's ratings."""
+def planted_spreads(study: Study, model: MoodModel, raters: int) -> np.ndarray:
+    """σ of each cell: the standard deviation of `raters` planted raters' ratings of it."""
     rng = np.random.default_rng(0)
     profiles = [model.draw_rater(rng) for _ in range(raters)]
     spreads = np.array(
@@ -219,7 +219,7 @@ def oracle_saving(study: Study, model: MoodModel, raters: int) -> float:
             for song, term in planted_truth(study, model).index
         ]
     )
-    return float(1.0 - spreads.mean() ** 2 / (spreads**2).mean())
+    return spreads
 
 
 def main() -> None:
@@ -267,9 +267,11 @@ def main() -> None:
                 f" ({perf_counter() - started:.0f} s)"
             )
         report(curves, args)
+        spreads = planted_spreads(study, model, args.oracle_raters)
         print(
-            f"most any allocation could save at equal squared error in this world: "
-            f"{oracle_saving(study, model, args.oracle_raters):.1%}"
+            f"planted rating spread per cell: σ {spreads.min():.2f}–{spreads.max():.2f}; the most "
+            "any allocation could save at equal squared error, 1 − mean(σ)² / mean(σ²): "
+            f"{1.0 - spreads.mean() ** 2 / (spreads**2).mean():.1%}"
         )
         if args.figure:
             draw(curves, args.figure)
@@ -312,8 +314,11 @@ def report(curves: dict[str, list[Point]], args: argparse.Namespace) -> None:
     for ratings in grid[:: max(len(grid) // 12, 1)]:
         cells = []
         for curve in curves.values():
-            point = next((p for p in curve if p.ratings >= ratings), None)
-            cells.append(f"{point.reliability:.3f} / {point.error:.3f}" if point else "full")
+            point = next((p for p in curve if p.ratings == ratings), None)
+            if point is not None:
+                cells.append(f"{point.reliability:.3f} / {point.error:.3f}")
+            else:  # before every cell has a rating, or after the locale is full
+                cells.append("—" if ratings < curve[0].ratings else "full")
         print(f"| {ratings} | " + " | ".join(cells) + " |")
 
 
