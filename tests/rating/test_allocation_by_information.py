@@ -9,14 +9,14 @@ from tests.rating.factories import participant_in, rating_study_with
 
 
 def _study_rated_twice_per_song(allocation: str, target: int):
-    """Three songs, each rated twice on all seven terms: agreeing (4, 4), split (1, 5) and
-    agreeing (3, 3). Returns the study and the split song."""
+    """Three songs, each rated twice on all seven terms (balanced allocation): agreeing
+    (4, 4), split (1, 5) and agreeing (3, 3); then the study takes `allocation`. Returns
+    the study and the split song."""
     study = rating_study_with(
         terms_per_locale=7,
         trials_per_participant=1,
         repeat_trials=0,
         target_ratings_per_cell=target,
-        allocation=allocation,
     )
     steady, split, middling = study.songs.order_by("pk")[:3]
     study.songs.exclude(pk__in=[steady.pk, split.pk, middling.pk]).delete()
@@ -32,6 +32,8 @@ def _study_rated_twice_per_song(allocation: str, target: int):
             audio_played_seconds=30.0,
         )
     assert set(Cell.objects.values_list("rated", flat=True)) == {2}
+    study.allocation = allocation
+    study.save(update_fields=["allocation"])
     return study, split
 
 
