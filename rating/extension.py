@@ -13,6 +13,7 @@ from moodlab.studies.extensions import Extension
 from moodlab.studies.models import Study, StudyLocale, label_field_of
 from moodlab.studies.services.recruitment import REASON_RATING_TARGET
 from rating.models import Cell, Trial
+from rating.selectors import adaptive_stopping_saving
 from rating.simulated import simulate_rating_participant
 
 
@@ -65,12 +66,25 @@ def _coverage(study: Study, locale: StudyLocale) -> dict[str, object]:
     }
 
 
+def rating_overview(study: Study) -> Mapping[str, int]:
+    """For the study page: what adaptive stopping saved so far (nothing when it is off)."""
+    if not study.adaptive_stopping:
+        return {}
+    saving = adaptive_stopping_saving(study=study)
+    return {
+        "ratings_saved": saving.ratings_saved,
+        "fixed_design_ratings": saving.fixed_design_ratings,
+        "retired_cells": saving.retired_cells,
+    }
+
+
 RATING = Extension(
     app="rating",
     phase=Study.Phase.RATING,
     work_done=locale_rating_done,
     work_done_reason=REASON_RATING_TARGET,
     skipped_for_audio=trials_skipped_for_audio,
+    overview=rating_overview,
     dashboard=locale_rating_charts,
     simulated_participant=simulate_rating_participant,
 )

@@ -9,7 +9,7 @@ from django.db.models import Count, F, IntegerField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils.translation import override
 
-from moodlab.studies.models import Participant, Study, StudyLocale
+from moodlab.studies.models import Participant, Study, StudyLocale, Term
 from moodlab.studies.scale import SCALE_LABELS
 from rating.models import Cell, Trial
 from rating.services import session_terms, trial_counts
@@ -142,6 +142,34 @@ def study_progress(*, study: Study) -> list[LocaleProgress]:
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class StoppingSaving:
+    """What adaptive stopping saved so far against the fixed design of the same study."""
+
+    retired_cells: int
+    ratings_saved: int
+    fixed_design_ratings: int
+    """Ratings the fixed design asks for: every selected song × term cell at the target."""
+
+    @property
+    def share(self) -> float:
+        return self.ratings_saved / self.fixed_design_ratings if self.fixed_design_ratings else 0.0
+
+
+def adaptive_stopping_saving(*, study: Study) -> StoppingSaving:
+    """Ratings saved: the places retired cells still have below the target, which the fixed
+    design would fill. A trial rates all the session's terms, so a retired cell still gets
+    ratings when its song is served for its other cells: the figure can go down as well as
+    up, and is final once the locale is full."""
+    retired = _retired_cells(study).values()
+    cells = study.songs.count() * Term.objects.filter(locale__study=study, is_selected=True).count()
+    return StoppingSaving(
+        retired_cells=sum(count for count, _ in retired),
+        ratings_saved=sum(saved for _, saved in retired),
+        fixed_design_ratings=cells * study.target_ratings_per_cell,
+    )
 
 
 def _retired_cells(study: Study) -> dict[int, tuple[int, int]]:

@@ -30,7 +30,7 @@ from django.utils import timezone
 from django.utils.translation import override
 from rest_framework.exceptions import NotFound
 
-from moodlab.studies.models import Participant, Song, Study, Term
+from moodlab.studies.models import Allocation, Participant, Song, Study, Term
 from moodlab.studies.scale import SCALE_MAX, SCALE_MIN, in_scale
 from moodlab.studies.services.participants import participant_finish, participant_touch
 from moodlab.studies.services.recruitment import participant_no_work
@@ -47,6 +47,9 @@ CLAIM_CANDIDATES = 8
 # Ledger reads that skip locked songs before waiting for one: a safety net, never reached
 # unless allocations pile up on a handful of songs for a long time.
 CLAIM_ROUNDS = 20
+# The variance of a cell with fewer than two ratings, for allocation by information: the
+# widest the scale allows (half the ratings at each end), so such cells come first.
+UNKNOWN_VARIANCE = ((SCALE_MAX - SCALE_MIN) / 2) ** 2
 
 
 EXCLUSIVE, SHARED = "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared"
@@ -357,10 +360,23 @@ def _least_rated_songs(
     emptiest fullest cell come first, then the fewest ratings over all the terms, then at
     random, so that sessions allocating at the same moment spread over the equals.
 
+    With allocation by information, the songs whose open cells have the widest standard
+    error come before all that: summed over the cells, the sample variance (the widest the
+    1–5 scale allows, 4, below two ratings) over the places taken plus this one. Retired
+    cells add nothing. The target still caps every cell.
+
     Every submission runs this, so it is plain SQL: building it with the ORM cost more
     CPU than PostgreSQL spends answering it.
     """
     terms = ", ".join(["%s"] * len(term_ids))
+    information = ""
+    if study.allocation == Allocation.INFORMATION:
+        information = f"""
+            SUM(CASE WHEN c.retired_at IS NOT NULL THEN 0
+                WHEN c.rated < 2 THEN {UNKNOWN_VARIANCE}
+                ELSE (c.rated * c.value_square_sum - c.value_sum * c.value_sum) * 1.0
+                    / (c.rated * (c.rated - 1))
+            END / (c.assigned + 1)) DESC,"""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -371,7 +387,7 @@ def _least_rated_songs(
               )
             GROUP BY c.song_id
             HAVING MAX(c.assigned) < %s AND COUNT(c.retired_at) < %s
-            ORDER BY fullest,
+            ORDER BY {information} fullest,
                 SUM(CASE WHEN c.retired_at IS NULL THEN c.assigned ELSE %s END),
                 CASE WHEN c.song_id = %s THEN 0 ELSE 1 END, RANDOM()
             LIMIT %s

@@ -136,6 +136,7 @@ class StudyAdmin(StudyScopedAdmin[Study]):
                     ("terms_per_participant", "trials_per_participant", "repeat_trials"),
                     ("target_ratings_per_cell", "seconds_per_term"),
                     ("adaptive_stopping", "adaptive_min_ratings", "adaptive_max_standard_error"),
+                    "allocation",
                     "max_excluded_share",
                 ]
             },

@@ -23,6 +23,7 @@ from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.studies.services.studies import PHASE_ORDER, study_set_phase
+from moodlab.wording import plural
 
 # What each phase needs before it can start, and what happens in it, for the stepper.
 PHASE_NEEDS: dict[str, str] = {
@@ -99,7 +100,11 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
         HubLink(
             "Dashboard (live charts)", reverse("admin:studies_study_dashboard", args=[study.pk])
         ),
-        HubLink("Rating progress (table)", reverse("admin:rating_progress", args=[study.pk])),
+        HubLink(
+            "Rating progress (table)",
+            reverse("admin:rating_progress", args=[study.pk]),
+            _stopping_saving(apps),
+        ),
         HubLink(
             "Quality-control rules",
             reverse("admin:analysis_qualityrulesetting_changelist") + by_study,
@@ -121,6 +126,17 @@ def hub_links(study: Study, counts: StudyCounts) -> list[HubLink]:
         ),
         HubLink("Terms (all locales)", reverse("admin:studies_term_changelist") + by_locale_study),
     ]
+
+
+def _stopping_saving(apps: dict[str, int]) -> str:
+    """What adaptive stopping saved so far, against the fixed design; empty when it is off."""
+    if "fixed_design_ratings" not in apps:
+        return ""
+    saved, fixed = apps["ratings_saved"], apps["fixed_design_ratings"]
+    return (
+        f"adaptive stopping saved {saved:,} of the fixed design's {fixed:,} ratings "
+        f"({saved / fixed if fixed else 0:.0%}), {plural(apps['retired_cells'], 'cell')} retired"
+    )
 
 
 def hub_context(study: Study) -> dict[str, Any]:
@@ -212,6 +228,8 @@ STUDY_HELP: dict[str, str] = {
     "seconds_per_term": "Time budgeted per term in a trial, for the estimated duration.",
     "adaptive_min_ratings": "Ratings a cell needs before adaptive stopping may retire it.",
     "adaptive_max_standard_error": "Standard error of the mean under which a cell retires.",
+    "allocation": "Balanced: least-rated songs first. By information: songs whose open cells "
+    "have the widest standard error first; no cell goes over the target either way.",
     "first_response_timeout_minutes": "A session with no answer by then times out.",
     "inactivity_timeout_minutes": "A session silent this long times out.",
     "session_timeout_minutes": "Longest a session may last.",

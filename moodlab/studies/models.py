@@ -39,6 +39,13 @@ AUDIO_TOLERANCE_SECONDS = 0.5
 MAX_NEW_TAGS_PER_TURN = 10
 
 
+class Allocation(models.TextChoices):
+    """How a rating session's next song is chosen (see rating/services.py)."""
+
+    BALANCED = "balanced", _("Balanced (least rated first)")
+    INFORMATION = "information", _("By information (widest standard error first)")
+
+
 class Study(models.Model):
     """A music-mood study; its parameters default to the reference study's (docs/method.md)."""
 
@@ -141,6 +148,11 @@ class Study(models.Model):
     )
     adaptive_min_ratings = models.PositiveSmallIntegerField(default=4)
     adaptive_max_standard_error = models.FloatField(default=0.35)
+    allocation = models.CharField(
+        max_length=12,
+        choices=Allocation.choices,
+        default=Allocation.BALANCED,
+    )
     max_excluded_share = models.FloatField(
         default=0.5,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
@@ -190,6 +202,10 @@ class Study(models.Model):
             models.CheckConstraint(
                 condition=Q(licence__in=[spdx for spdx, _label in DATA_LICENCES]),
                 name="study_licence_is_a_known_spdx_id",
+            ),
+            models.CheckConstraint(
+                condition=Q(allocation__in=Allocation.values),
+                name="study_allocation_is_known",
             ),
             models.CheckConstraint(
                 condition=Q(freeze_min_mean__gte=0) & Q(freeze_min_mean__lte=SCALE_MAX),

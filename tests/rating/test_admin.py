@@ -9,7 +9,7 @@ from rating.models import Rating, Trial
 from rating.selectors import study_progress
 from rating.services import session_terms, trial_serve, trial_submit
 from tests.factories import UserFactory
-from tests.rating.factories import participant_in
+from tests.rating.factories import participant_in, rating_study_with
 
 
 def _rate_all(participant) -> None:
@@ -108,3 +108,21 @@ def test_the_exclude_action_asks_for_a_reason_then_keeps_who_and_why(admin_clien
     participant.refresh_from_db()
     assert participant.status == Participant.Status.EXCLUDED
     assert Rating.objects.filter(participant=participant).count() == 6 * 7
+
+
+def test_the_study_page_shows_what_adaptive_stopping_saved_against_the_fixed_design(db, client):
+    study = rating_study_with(
+        terms_per_locale=7,
+        trials_per_participant=1,
+        repeat_trials=0,
+        adaptive_stopping=True,
+        adaptive_min_ratings=2,
+    )
+    study.songs.exclude(pk=study.songs.first().pk).delete()
+    for _ in range(2):
+        _rate_all(participant_in(study))  # all 2s: the seven cells retire at two ratings
+    client.force_login(UserFactory(is_superuser=True))
+
+    page = client.get(reverse("admin:studies_study_change", args=[study.pk])).content.decode()
+
+    assert "adaptive stopping saved 42 of the fixed design&#x27;s 56 ratings (75%), 7 cells" in page

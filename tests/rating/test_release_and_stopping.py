@@ -9,7 +9,7 @@ from analysis.services.quality import exclusion_override
 from moodlab.studies.models import Participant
 from moodlab.studies.services.participants import participants_expire_stale
 from rating.models import Cell, Rating, Trial
-from rating.selectors import study_progress
+from rating.selectors import StoppingSaving, adaptive_stopping_saving, study_progress
 from rating.services import session_terms, trial_serve, trial_submit
 from rating.tasks import release_abandoned_trials
 from tests.conftest import beat_task_scheduled_by
@@ -100,6 +100,10 @@ def test_adaptive_stopping_retires_precise_cells_and_sends_raters_elsewhere(db):
     (progress,) = study_progress(study=study)
     assert progress.retired_cells == 7
     assert progress.ratings_saved == 7 * (8 - 3)
+    # Against the fixed design: two songs × seven terms × eight ratings.
+    assert adaptive_stopping_saving(study=study) == StoppingSaving(
+        retired_cells=7, ratings_saved=35, fixed_design_ratings=112
+    )
 
 
 def test_adaptive_stopping_waits_for_the_minimum_count(db):
