@@ -27,6 +27,7 @@ from analysis.models import (
 from analysis.services.jobs import job_request
 from analysis.services.quality import RULES, exclusion_override
 from analysis.services.snapshots import snapshot_set_published
+from moodlab.errors import DomainError, Invalid
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 
 
@@ -342,10 +343,8 @@ class SnapshotAdmin(StudyScopedAdmin):
         for snapshot in queryset:
             try:
                 snapshot_set_published(snapshot_id=snapshot.pk, published=value)
-            except ValidationError as error:
-                self.message_user(
-                    request, f"{snapshot}: {' '.join(error.messages)}", messages.ERROR
-                )
+            except DomainError as error:
+                self.message_user(request, f"{snapshot}: {error}", messages.ERROR)
             else:
                 done = "published to everyone" if value else "withdrawn from publication"
                 self.message_user(request, f"{snapshot}: {done}.")
@@ -383,7 +382,10 @@ class QualityRuleSettingForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("rule") in RULES and isinstance(data.get("params"), dict):
-            RULES[data["rule"]].params_with(data["params"])
+            try:
+                RULES[data["rule"]].params_with(data["params"])
+            except Invalid as error:
+                raise ValidationError(error.fields) from error
         return data
 
 

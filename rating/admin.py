@@ -11,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -20,6 +19,7 @@ from django.urls import path
 
 from analysis.models import ExclusionDecision
 from analysis.services.quality import RULES, exclusion_override
+from moodlab.errors import DomainError
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
 from moodlab.studies.models import Participant
 from moodlab.studies.selectors import studies_visible_to
@@ -198,10 +198,8 @@ class RatingParticipantAdmin(StudyScopedAdmin):
                         reason=form.cleaned_data["reason"],
                         user=request.user,  # type: ignore[arg-type]
                     )
-                except ValidationError as error:
-                    self.message_user(
-                        request, f"{participant}: {' '.join(error.messages)}", messages.WARNING
-                    )
+                except DomainError as error:
+                    self.message_user(request, f"{participant}: {error}", messages.WARNING)
                 else:
                     excluded += 1
             self.message_user(request, f"{plural(excluded, 'participant')} excluded.")

@@ -11,6 +11,7 @@ from analysis.crosscultural.computation import AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis
 from analysis.crosscultural.report import report_file_html
 from analysis.crosscultural.services import analysis_create, analysis_run
+from moodlab.errors import DomainError
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 
@@ -38,7 +39,12 @@ class Command(BaseCommand):
             split_half_repetitions=options["repetitions"],
             reliability_threshold=options["threshold"],
         )
-        queued = analysis_create(study=study, params=params, snapshot_version=options["snapshot"])
+        try:
+            queued = analysis_create(
+                study=study, params=params, snapshot_version=options["snapshot"]
+            )
+        except DomainError as refusal:
+            raise CommandError(str(refusal)) from refusal
         analysis = analysis_run(analysis_id=queued.pk)
         if analysis.status != CrossCulturalAnalysis.Status.SUCCEEDED:
             raise CommandError(f"Analysis {analysis.pk} failed: {analysis.error}")
