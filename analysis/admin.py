@@ -32,6 +32,7 @@ from analysis.services.jobs import job_request
 from analysis.services.quality import RULES, exclusion_override
 from analysis.services.snapshots import snapshot_set_published
 from analysis.services.tokens import snapshot_access_grant
+from moodlab.errors import DomainError, Invalid
 from moodlab.studies.admin_scoping import (
     NoAddNoDeleteAdminMixin,
     ReadOnlyAdminMixin,
@@ -339,10 +340,8 @@ class SnapshotAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin):
         for snapshot in queryset:
             try:
                 snapshot_set_published(snapshot_id=snapshot.pk, published=value)
-            except ValidationError as error:
-                self.message_user(
-                    request, f"{snapshot}: {' '.join(error.messages)}", messages.ERROR
-                )
+            except DomainError as error:
+                self.message_user(request, f"{snapshot}: {error}", messages.ERROR)
             else:
                 done = "published to everyone" if value else "withdrawn from publication"
                 self.message_user(request, f"{snapshot}: {done}.")
@@ -374,7 +373,10 @@ class QualityRuleSettingForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("rule") in RULES and isinstance(data.get("params"), dict):
-            RULES[data["rule"]].params_with(data["params"])
+            try:
+                RULES[data["rule"]].params_with(data["params"])
+            except Invalid as error:
+                raise ValidationError(error.fields) from error
         return data
 
 
@@ -602,10 +604,8 @@ class RatingParticipantAdmin(NoAddNoDeleteAdminMixin, StudyScopedAdmin[RatingPar
                         reason=form.cleaned_data["reason"],
                         user=request.user,  # type: ignore[arg-type]
                     )
-                except ValidationError as error:
-                    self.message_user(
-                        request, f"{participant}: {' '.join(error.messages)}", messages.WARNING
-                    )
+                except DomainError as error:
+                    self.message_user(request, f"{participant}: {error}", messages.WARNING)
                 else:
                     excluded += 1
             self.message_user(request, f"{plural(excluded, 'participant')} excluded.")

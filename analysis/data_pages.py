@@ -11,7 +11,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView, LogoutView
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -26,6 +25,7 @@ from analysis.api.serializers import CatalogueSnapshotOutputSerializer
 from analysis.models import ApiToken
 from analysis.selectors import published_snapshots
 from analysis.services.tokens import api_token_create, api_token_revoke, data_user_sign_up
+from moodlab.errors import Invalid, NotFound
 from moodlab.studies.api.throttles import AddressThrottle
 
 PAGE_SIZE = 20
@@ -75,8 +75,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         elif form.is_valid():
             try:
                 user = data_user_sign_up(**form.cleaned_data)
-            except ValidationError as refused:
-                for field, messages in refused.message_dict.items():
+            except Invalid as refused:
+                for field, messages in refused.fields.items():
                     for message in messages:
                         form.add_error(field if field in form.fields else None, message)
             else:
@@ -105,7 +105,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "revoke" in request.POST:
         try:
             api_token_revoke(user=user, token_id=int(request.POST["revoke"]))
-        except (ValueError, ObjectDoesNotExist):
+        except (ValueError, NotFound):
             raise Http404 from None
         return redirect("data-tokens")
     if request.method == "POST":
@@ -113,8 +113,8 @@ def tokens(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 _token, key = api_token_create(user=user, name=form.cleaned_data["name"])
-            except ValidationError as refused:
-                form.add_error("name", refused.message_dict.get("name", refused.messages))
+            except Invalid as refused:
+                form.add_error("name", refused.fields.get("name", refused.messages))
             else:
                 request.session[_NEW_KEY] = key
                 return redirect("data-tokens")

@@ -20,14 +20,17 @@ from elicitation.admin_curation import curation_view
 from elicitation.export import CHAIN_EXPORT_COLUMNS, chain_export_rows
 from elicitation.models import Chain, ChainTag, CurationTerm
 from elicitation.services.curation import (
+    MergeOutcome,
     term_rename,
     term_set_excluded,
     term_set_selected,
     term_split,
+    terms_check_unfrozen,
     terms_merge,
     terms_recompute,
     terms_select_top,
 )
+from moodlab.errors import DomainError
 from moodlab.studies.admin_scoping import ReadOnlyAdminMixin, StudyScopedAdmin
 from moodlab.studies.csv_safety import write_safe_csv
 from moodlab.studies.models import Study, StudyLocale, Term, label_field_of
@@ -188,11 +191,10 @@ class CurationTermForm(forms.ModelForm):
             self.fields["gloss"].initial = self.instance.label_en
 
     def clean(self) -> dict[str, Any]:
-        locale = self.instance.locale
-        if locale.terms_frozen_at is not None:
-            raise ValidationError(
-                f"{locale.code}'s rating terms are frozen: the rating phase has started."
-            )
+        try:
+            terms_check_unfrozen(locale=self.instance.locale)
+        except DomainError as refusal:
+            raise ValidationError(refusal.messages) from refusal
         return super().clean() or {}
 
 
@@ -259,15 +261,17 @@ class CurationTermAdmin(StudyScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def run(self, request: HttpRequest, call: Callable[[], object], done: str) -> bool:
-        """Call a curation service and report its outcome, or why it was refused."""
+    def run(
+        self, request: HttpRequest, call: Callable[[], Any], done: str | Callable[[Any], str]
+    ) -> None:
+        """Call a curation service and report its outcome (`done`, or `done` of its result),
+        or why it was refused."""
         try:
-            call()
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), level=messages.ERROR)
-            return False
-        self.message_user(request, done)
-        return True
+            result = call()
+        except DomainError as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+            return
+        self.message_user(request, done(result) if callable(done) else done)
 
     @admin.display(description="label")
     def label_in_locale(self, term: Term) -> str:
@@ -294,8 +298,9 @@ class CurationTermAdmin(StudyScopedAdmin):
         description="Merge the selected terms (into the best scored)", permissions=["change"]
     )
     def merge_selected(self, request: HttpRequest, queryset: QuerySet[Term]) -> None:
-        terms = list(queryset.select_related("locale"))
-        self.run(request, partial(terms_merge, terms=terms), f"{len(terms)} terms merged.")
+        terms = list(queryset.select_related("locale").order_by("pk"))
+        merge = partial(terms_merge, locale=terms[0].locale, term_ids=[term.pk for term in terms])
+        self.run(request, merge, MergeOutcome.describe)
 
     @admin.action(
         description="Split the selected terms into their merged keys", permissions=["change"]

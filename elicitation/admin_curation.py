@@ -12,7 +12,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -25,10 +24,11 @@ from elicitation.services.curation import (
     term_set_excluded,
     term_set_selected,
     term_split,
-    terms_merge_by_ids,
+    terms_merge,
     terms_recompute,
     terms_select_top,
 )
+from moodlab.errors import DomainError
 from moodlab.studies.models import StudyLocale, Term, label_field_of
 from moodlab.studies.selectors import studies_visible_to
 from moodlab.wording import plural
@@ -109,7 +109,7 @@ def _apply(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLocale) ->
         elif action == "merge":
             ids = [int(value) for value in request.POST.getlist("term") if value.isdigit()]
             into = request.POST.get("into", "")
-            outcome = terms_merge_by_ids(
+            outcome = terms_merge(
                 locale=locale, term_ids=ids, into_id=int(into) if into.isdigit() else None
             )
             modeladmin.message_user(request, outcome.describe())
@@ -126,8 +126,8 @@ def _apply(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLocale) ->
             selected = action == "select"
             done = "selected" if selected else "deselected"
             _each(modeladmin, request, terms, term_set_selected, done, selected=selected)
-    except ValidationError as error:
-        modeladmin.message_user(request, " ".join(error.messages), messages.ERROR)
+    except DomainError as error:
+        modeladmin.message_user(request, str(error), messages.ERROR)
 
 
 @transaction.atomic
@@ -153,7 +153,10 @@ def _save_labels(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLoca
 def _select_top(modeladmin: ModelAdmin, request: HttpRequest, locale: StudyLocale) -> None:
     raw = request.POST.get("count", "")
     if not raw.isdigit():
-        raise ValidationError("Enter how many terms to select, as a whole number.")
+        modeladmin.message_user(
+            request, "Enter how many terms to select, as a whole number.", messages.ERROR
+        )
+        return
     asked = int(raw)
     selected = terms_select_top(locale=locale, count=asked)
     message = f"Terms of {locale.code}: the top {plural(len(selected), 'term')} by score selected"

@@ -17,7 +17,6 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
     Count,
@@ -28,13 +27,12 @@ from django.db.models import (
 )
 from django.utils import timezone
 from django.utils.translation import override
-from rest_framework.exceptions import NotFound
 
+from moodlab.errors import Conflict, Invalid, NotFound
 from moodlab.studies.models import Allocation, Participant, Song, Study, Term
 from moodlab.studies.scale import SCALE_MAX, SCALE_MIN, in_scale
 from moodlab.studies.services.participants import participant_finish, participant_touch
 from moodlab.studies.services.recruitment import participant_no_work
-from rating.exceptions import TrialConflict
 from rating.models import Cell, Rating, SessionTerm, Trial
 from rating.timing import response_seconds_measured
 
@@ -69,7 +67,7 @@ def _advisory_locks(*locks: tuple[str, int, int]) -> None:
 
 def _require_rating_participant(participant: Participant) -> None:
     if participant.phase != Participant.Phase.RATING:
-        raise TrialConflict("This session is not a rating session.", code="wrong_phase")
+        raise Conflict("This session is not a rating session.", code="wrong_phase")
 
 
 # Where session_terms keeps a participant's terms for the rest of the request.
@@ -112,7 +110,7 @@ def rating_session_start(*, participant: Participant) -> list[Term]:
         study = participant.study
         candidates = list(Term.objects.filter(locale=participant.locale, is_selected=True))
         if len(candidates) < study.terms_per_participant:
-            raise ValidationError(
+            raise Invalid(
                 {"terms": f"{participant.locale.code} has too few rating terms selected."}
             )
         load = dict(
@@ -456,12 +454,12 @@ def trial_submit(
     if trial.status == Trial.Status.SUBMITTED:
         stored = dict(trial.ratings.values_list("term_id", "value"))
         if stored != dict(ratings):
-            raise TrialConflict(
+            raise Conflict(
                 "This trial was already submitted with other ratings.", code="already_submitted"
             )
         return trial
     if trial.status != Trial.Status.HELD:
-        raise TrialConflict("This trial is no longer yours to rate.", code="not_current")
+        raise Conflict("This trial is no longer yours to rate.", code="not_current")
     _validate_submission(participant, trial, ratings, audio_played_seconds)
     now = timezone.now()
     trial.status = Trial.Status.SUBMITTED
@@ -508,7 +506,7 @@ def trial_report_audio_failure(*, participant: Participant, trial_id: int) -> Tr
     if trial.status == Trial.Status.NO_AUDIO:
         return trial
     if trial.status != Trial.Status.HELD:
-        raise TrialConflict("This trial is no longer yours to rate.", code="not_current")
+        raise Conflict("This trial is no longer yours to rate.", code="not_current")
     trial.status = Trial.Status.NO_AUDIO
     trial.save(update_fields=["status"])
     if not trial.is_repeat:
@@ -542,7 +540,7 @@ def _validate_submission(
             f"Listen to the whole clip ({trial.song.clip_seconds:.1f} s) before answering."
         ]
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
 
 
 def _record_in_cells(study: Study, trial: Trial, ratings: Mapping[int, int]) -> None:
@@ -598,7 +596,7 @@ def rating_session_finish(*, participant: Participant) -> Participant:
         return participant
     trial, waiting = trial_serve_or_wait(participant=participant)
     if trial is not None or waiting:
-        raise TrialConflict("Some trials are still to be rated.", code="trials_remain")
+        raise Conflict("Some trials are still to be rated.", code="trials_remain")
     if participant.status == Participant.Status.FULL:
         return participant  # nothing was rated: the study filled up, no completion
     return participant_finish(participant=participant, status=Participant.Status.COMPLETED)

@@ -8,7 +8,6 @@ from pathlib import PurePosixPath
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import FileSystemStorage, storages
 from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
@@ -252,8 +251,5 @@ class ApiTokenRevokeApi(APIView):
 
     @extend_schema(request=None, responses={200: ApiTokenOutputSerializer})
     def delete(self, request: Request, token_id: int) -> Response:
-        try:
-            token = api_token_revoke(user=cast(User, request.user), token_id=token_id)
-        except ObjectDoesNotExist as missing:
-            raise NotFound(str(missing)) from None
+        token = api_token_revoke(user=cast(User, request.user), token_id=token_id)
         return Response(ApiTokenOutputSerializer(token).data)

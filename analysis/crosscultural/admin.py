@@ -6,7 +6,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -24,6 +23,7 @@ from analysis.crosscultural.services import (
     analysis_start,
     prediction_set_import,
 )
+from moodlab.errors import Invalid
 from moodlab.studies.admin_scoping import StudyScopedAdmin
 from moodlab.studies.csv_import import ImportFailed
 from moodlab.studies.models import Study
@@ -147,8 +147,8 @@ class CrossCulturalAnalysisAdmin(StudyScopedAdmin):
                     snapshot_version=form.cleaned_data["snapshot_version"].strip(),
                     requested_by=_staff_user(request),
                 )
-            except ValidationError as error:
-                for field, problems in error.message_dict.items():
+            except Invalid as error:
+                for field, problems in error.fields.items():
                     form.add_error(field if field in form.fields else None, problems)
             else:
                 return self._started(request, analysis)

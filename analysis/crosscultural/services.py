@@ -14,7 +14,6 @@ from time import perf_counter
 from typing import IO, Any
 
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from analysis.crosscultural.selectors import (
     study_ratings_frame,
     study_snapshot,
 )
+from moodlab.errors import Invalid
 from moodlab.queueing import task_publish, task_publish_on_commit
 from moodlab.studies.csv_import import ImportFailed, ImportReport, parse_float, read_csv_rows
 from moodlab.studies.models import Song, Study, Term
@@ -42,13 +42,13 @@ MAX_PREDICTION_ROWS = 500_000
 
 
 def analysis_params_validate(data: dict[str, Any]) -> AnalysisParams:
-    """Params from submitted JSON, or a ValidationError naming the bad field."""
+    """Params from submitted JSON, or Invalid naming the bad field."""
     try:
         return AnalysisParams.from_dict(data)
     except InvalidParamsError as problem:
-        raise ValidationError(problem.errors) from problem
+        raise Invalid(problem.errors) from problem
     except (TypeError, ValueError) as problem:
-        raise ValidationError({"params": str(problem)}) from problem
+        raise Invalid({"params": str(problem)}) from problem
 
 
 @transaction.atomic
@@ -64,7 +64,7 @@ def analysis_create(
         try:
             study_snapshot(study=study, version=snapshot_version)
         except ValueError as error:
-            raise ValidationError({"snapshot_version": str(error)}) from error
+            raise Invalid({"snapshot_version": str(error)}) from error
     return CrossCulturalAnalysis.objects.create(
         study=study,
         snapshot_version=snapshot_version,

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Case, F, FloatField, QuerySet, Value, When
 from django.db.models.functions import Coalesce
@@ -28,6 +27,7 @@ from django.utils import timezone
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
 from analysis.selectors import participants_counted
 from analysis.services.aggregation import Progress
+from moodlab.errors import Invalid
 from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
 from moodlab.studies.services.participants import participant_finish
 from rating.models import Rating, Trial
@@ -139,7 +139,7 @@ class QualityRule:
     def params_with(self, overrides: Mapping[str, Any]) -> dict[str, float]:
         unknown = set(overrides) - set(self.defaults)
         if unknown:
-            raise ValidationError(
+            raise Invalid(
                 {
                     "params": f"{self.name} has no parameter(s) {', '.join(sorted(unknown))}; "
                     f"known: {', '.join(sorted(self.defaults))}."
@@ -147,7 +147,7 @@ class QualityRule:
             )
         bad = [key for key, value in overrides.items() if not isinstance(value, int | float)]
         if bad:
-            raise ValidationError({"params": f"{', '.join(bad)} must be numbers."})
+            raise Invalid({"params": f"{', '.join(bad)} must be numbers."})
         return {**self.defaults, **overrides}
 
 
@@ -532,9 +532,9 @@ def exclusion_override(
     Who, when and why are recorded on the decision; the ratings themselves are untouched.
     """
     if override not in ExclusionDecision.Override.values:
-        raise ValidationError({"override": f"Choose one of {ExclusionDecision.Override.values}."})
+        raise Invalid({"override": f"Choose one of {ExclusionDecision.Override.values}."})
     if override and not reason.strip():
-        raise ValidationError({"override_reason": "Say why you override the rules."})
+        raise Invalid({"override_reason": "Say why you override the rules."})
     participant = Participant.objects.get(pk=participant_id)
     decision, _created = ExclusionDecision.objects.select_for_update().get_or_create(
         participant=participant,

@@ -28,7 +28,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
@@ -42,6 +41,7 @@ from analysis.models import CellAggregate, ExclusionDecision, QualityResult, Qua
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
 from analysis.services.aggregation import Progress, cells_aggregate
 from elicitation.export import chain_export_rows
+from moodlab.errors import Invalid
 from moodlab.studies.csv_safety import guard_column
 from moodlab.studies.models import Participant, Song, Study
 from rating.models import Rating
@@ -552,7 +552,7 @@ def snapshot_set_published(*, snapshot_id: int, published: bool) -> Snapshot:
     """Publish a complete snapshot to everyone, or withdraw it; the files never change."""
     snapshot = Snapshot.objects.select_for_update().get(pk=snapshot_id)
     if published and snapshot.status != Snapshot.Status.COMPLETE:
-        raise ValidationError({"published": "Only a complete snapshot can be published."})
+        raise Invalid({"published": "Only a complete snapshot can be published."})
     snapshot.published = published
     snapshot.save(update_fields=["published"])
     return snapshot

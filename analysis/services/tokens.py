@@ -14,12 +14,13 @@ from typing import cast
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from analysis.models import ApiToken, SnapshotAccessGrant
+from moodlab.errors import Invalid, NotFound
 from moodlab.studies.models import Study
 
 KEY_PREFIX = "mlk_"
@@ -51,7 +52,7 @@ def data_user_sign_up(*, username: str, email: str, password: str) -> User:
     except ValidationError as failure:
         errors["password"] = list(failure.messages)
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return user_model.objects.create_user(
         username=username, email=email, password=password, is_staff=False
     )
@@ -62,9 +63,9 @@ def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token and its key; the key exists only in the return value, never stored."""
     name = name.strip()
     if not name:
-        raise ValidationError({"name": ["Name the token, e.g. after the machine that uses it."]})
+        raise Invalid({"name": ["Name the token, e.g. after the machine that uses it."]})
     if len(name) > 100:
-        raise ValidationError({"name": ["At most 100 characters."]})
+        raise Invalid({"name": ["At most 100 characters."]})
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=key[:12], key_hash=_hash(key))
     return token, key
@@ -75,7 +76,7 @@ def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens; another user's token does not exist for them."""
     token = ApiToken.objects.select_for_update().filter(pk=token_id, user__pk=user.pk).first()
     if token is None:
-        raise ObjectDoesNotExist(f"You have no token {token_id}.")
+        raise NotFound(f"You have no token {token_id}.")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -13,11 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from elicitation.services.curation import (
-    term_rename,
-    term_set_excluded,
-    term_set_selected,
     term_split,
-    terms_merge_by_ids,
+    term_update,
+    terms_merge,
     terms_recompute,
     terms_select_top,
 )
@@ -128,11 +125,10 @@ class TermsMergeApi(CurationApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        outcome = terms_merge_by_ids(
+        outcome = terms_merge(
             locale=self.locale(), term_ids=data["terms"], into_id=data.get("into")
         )
-        merged = outcome.term
-        return Response(TermOutputSerializer(merged).data)
+        return Response(TermOutputSerializer(outcome.term).data)
 
 
 class TermSplitApi(CurationApi):
@@ -163,12 +159,11 @@ class TermUpdateApi(CurationApi):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        term = self.term()
-        with transaction.atomic():  # all the requested changes, or none
-            if "label" in data or "gloss" in data:
-                term = term_rename(term=term, label=data.get("label"), gloss=data.get("gloss"))
-            if "is_excluded" in data:
-                term = term_set_excluded(term=term, excluded=data["is_excluded"])
-            if "is_selected" in data:
-                term = term_set_selected(term=term, selected=data["is_selected"])
+        term = term_update(
+            term=self.term(),
+            label=data.get("label"),
+            gloss=data.get("gloss"),
+            excluded=data.get("is_excluded"),
+            selected=data.get("is_selected"),
+        )
         return Response(TermOutputSerializer(term).data)

@@ -18,10 +18,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
 
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
+from moodlab.errors import Conflict, Invalid
 from moodlab.studies.models import Participant, Study, StudyLocale
 from moodlab.studies.normalization import TagError, clean_tag, grouping_key
 from moodlab.studies.scale import SCALE_MAX, SCALE_MIN, in_scale
@@ -30,14 +29,6 @@ from moodlab.studies.services.recruitment import participant_no_work
 
 FLAG = "flag"
 STARS_OR_FLAG_ERROR = f'Give {SCALE_MIN} to {SCALE_MAX} stars or "{FLAG}".'
-
-
-class TurnConflict(APIException):
-    """The submission names a turn that is no longer the participant's to answer."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "turn_conflict"
-    default_detail = "This turn can no longer be submitted."
 
 
 def is_stars_or_flag(value: object) -> bool:
@@ -195,11 +186,11 @@ def turn_report_audio_failure(*, participant: Participant, turn_id: int) -> Turn
         .first()
     )
     if turn is None:
-        raise TurnConflict("This turn is not yours.", code="not_your_turn")
+        raise Conflict("This turn is not yours.", code="not_your_turn")
     if turn.status == Turn.Status.NO_AUDIO:
         return turn
     if turn.status != Turn.Status.HELD:
-        raise TurnConflict("This turn can no longer be skipped.", code="not_current")
+        raise Conflict("This turn can no longer be skipped.", code="not_current")
     turn.status = Turn.Status.NO_AUDIO
     turn.save(update_fields=["status"])
     Chain.objects.filter(pk=turn.chain_id, held_by=participant).update(
@@ -213,7 +204,7 @@ def turn_submit(*, participant: Participant, turn_id: int, submission: TurnSubmi
     """Record a turn's ratings and new tags, then update the chain's tag states atomically.
 
     A retried identical submission returns the stored turn and writes nothing; anything else
-    sent for a turn that is not the participant's current one is refused with a 4xx.
+    sent for a turn that is not the participant's current one is refused (Conflict).
     """
     digest = submission.digest()
     with transaction.atomic():
@@ -224,14 +215,14 @@ def turn_submit(*, participant: Participant, turn_id: int, submission: TurnSubmi
             .first()
         )
         if turn is None or turn.participant_id != participant.pk:
-            raise TurnConflict("This turn is not yours.", code="not_your_turn")
+            raise Conflict("This turn is not yours.", code="not_your_turn")
         if turn.status == Turn.Status.SUBMITTED:
             if turn.response_hash == digest:
                 return turn
-            raise TurnConflict("This turn was already submitted.", code="already_submitted")
+            raise Conflict("This turn was already submitted.", code="already_submitted")
         now = timezone.now()
         if turn.status == Turn.Status.EXPIRED or turn.deadline <= now:
-            raise TurnConflict("This turn timed out; take the next one.", code="turn_expired")
+            raise Conflict("This turn timed out; take the next one.", code="turn_expired")
         chain = Chain.objects.select_for_update().get(pk=turn.chain_id)
         study = participant.study
         tags = {tag.pk: tag for tag in chain.tags.all()}
@@ -272,7 +263,7 @@ def _validate(
     elif not to_rate and not additions:
         errors["new_tags"] = ["Add at least one tag: there is nothing to rate yet."]
     if errors:
-        raise ValidationError(errors)
+        raise Invalid(errors)
     return additions
 
 

@@ -12,14 +12,14 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from elicitation.models import ChainTag, TermAlias
+from moodlab.errors import Invalid
 from moodlab.studies.models import StudyLocale, Term, label_field_of
 
 
-class TermsFrozenError(ValidationError):
+class TermsFrozenError(Invalid):
     """Curation refused because rating has started with these terms."""
 
     def __init__(self, locale: StudyLocale) -> None:
@@ -44,10 +44,15 @@ class _Group:
     texts: Counter[str] = field(default_factory=Counter)
 
 
+def terms_check_unfrozen(*, locale: StudyLocale) -> None:
+    """Refuse curation of a frozen locale; forms ask it before they offer a save."""
+    if locale.terms_frozen_at is not None:
+        raise TermsFrozenError(locale)
+
+
 def _lock_unfrozen(locale: StudyLocale) -> StudyLocale:
     locked = StudyLocale.objects.select_for_update().select_related("study").get(pk=locale.pk)
-    if locked.terms_frozen_at is not None:
-        raise TermsFrozenError(locked)
+    terms_check_unfrozen(locale=locked)
     return locked
 
 
@@ -121,28 +126,6 @@ def terms_recompute(*, locale: StudyLocale) -> list[Term]:
     return changed
 
 
-@transaction.atomic
-def terms_merge(*, terms: Sequence[Term], into: Term | None = None) -> Term:
-    """Merge terms of one locale into one (by default the best scored); their keys follow it."""
-    if len(terms) < 2:
-        raise ValidationError({"terms": "Select at least two terms to merge."})
-    locales = {term.locale_id for term in terms}
-    if len(locales) != 1:
-        raise ValidationError({"terms": "Only terms of one locale can be merged."})
-    into = into or max(terms, key=lambda term: (term.score, -term.pk))
-    if into.pk not in {term.pk for term in terms}:
-        raise ValidationError({"into": "Merge into one of the selected terms."})
-    locale = _lock_unfrozen(into.locale)
-    others = [term for term in terms if term.pk != into.pk]
-    for other in others:
-        TermAlias.objects.update_or_create(locale=locale, key=other.key, defaults={"term": into})
-        TermAlias.objects.filter(term=other).update(term=into)
-    Term.objects.filter(pk__in=[term.pk for term in others]).delete()
-    terms_recompute(locale=locale)
-    into.refresh_from_db()
-    return into
-
-
 @dataclass(frozen=True)
 class MergeOutcome:
     """A merge and its effect on the surviving term, for the researcher to read."""
@@ -166,30 +149,61 @@ class MergeOutcome:
 
 
 @transaction.atomic
-def terms_merge_by_ids(
+def terms_merge(
     *, locale: StudyLocale, term_ids: Sequence[int], into_id: int | None = None
 ) -> MergeOutcome:
-    """Merge terms named by id, as the admin's curation page and the API send them.
+    """Merge terms of one locale into one; the others' keys follow it and they go.
 
-    The checks both need live here: every id is a term of this locale, and the term merged
-    into is one of them.
+    The admin's actions, its curation page and the API all merge through here, so the
+    checks are the same everywhere: the locale is not frozen, every id is one of its terms,
+    and the term merged into is one of them and not excluded (an excluded term would take
+    the others out of the selection with it). By default it is the best scored of them.
     """
-    terms = list(locale.terms.select_related("locale").filter(pk__in=term_ids))
-    if len(terms) != len(set(term_ids)):
-        raise ValidationError({"terms": "Unknown term ids for this locale."})
-    into = next((term for term in terms if term.pk == into_id), None)
-    if into_id is not None and into is None:
-        raise ValidationError({"into": "Merge into one of the listed terms."})
-    target = into or (max(terms, key=lambda term: (term.score, -term.pk)) if terms else None)
-    score_before = target.score if target else 0.0
-    rank_before = target.rank if target else None
-    merged = terms_merge(terms=terms, into=target)
+    locale = _lock_unfrozen(locale)
+    wanted = set(term_ids)
+    if len(wanted) < 2:
+        raise Invalid({"terms": "Select at least two terms to merge."})
+    terms = list(locale.terms.select_related("locale").filter(pk__in=wanted))
+    foreign = sorted(wanted - {term.pk for term in terms})
+    if foreign:
+        raise Invalid(
+            {
+                "terms": f"Only terms of {locale.code} can be merged; not among them: "
+                + ", ".join(map(str, foreign))
+                + "."
+            }
+        )
+    into = _merge_target(terms, into_id)
+    score_before, rank_before = into.score, into.rank
+    others = [term for term in terms if term.pk != into.pk]
+    for other in others:
+        TermAlias.objects.update_or_create(locale=locale, key=other.key, defaults={"term": into})
+        TermAlias.objects.filter(term=other).update(term=into)
+    Term.objects.filter(pk__in=[term.pk for term in others]).delete()
+    terms_recompute(locale=locale)
+    into.refresh_from_db()
     return MergeOutcome(
-        term=merged,
-        merged=[term.key for term in terms if term.pk != merged.pk],
+        term=into,
+        merged=[term.key for term in others],
         score_before=score_before,
         rank_before=rank_before,
     )
+
+
+def _merge_target(terms: list[Term], into_id: int | None) -> Term:
+    if into_id is None:
+        candidates = [term for term in terms if not term.is_excluded]
+        if not candidates:
+            raise Invalid({"into": "Every term here is excluded: include the one to keep first."})
+        return max(candidates, key=lambda term: (term.score, -term.pk))
+    into = next((term for term in terms if term.pk == into_id), None)
+    if into is None:
+        raise Invalid({"into": "Merge into one of the terms merged."})
+    if into.is_excluded:
+        raise Invalid(
+            {"into": f"“{into.key}” is excluded: include it again, or merge into another term."}
+        )
+    return into
 
 
 @transaction.atomic
@@ -200,9 +214,7 @@ def term_split(*, term: Term, keys: Sequence[str] | None = None) -> list[Term]:
     if keys is not None:
         unknown = set(keys) - set(aliases.values_list("key", flat=True))
         if unknown:
-            raise ValidationError(
-                {"keys": f"Not merged into {term.key!r}: {', '.join(sorted(unknown))}."}
-            )
+            raise Invalid({"keys": f"Not merged into {term.key!r}: {', '.join(sorted(unknown))}."})
         aliases = aliases.filter(key__in=keys)
     label_field = label_field_of(locale)
     split = []
@@ -229,12 +241,31 @@ def term_rename(*, term: Term, label: str | None = None, gloss: str | None = Non
     if label is not None:
         label = label.strip()
         if not label or "<" in label or ">" in label:
-            raise ValidationError({"label": "Enter a label without < or >."})
+            raise Invalid({"label": "Enter a label without < or >."})
         values[label_field_of(locale)] = label[:100]
     if gloss is not None:
         values["label_en"] = gloss.strip()[:100]
     Term.objects.filter(pk=term.pk).update(**values)
     term.refresh_from_db()
+    return term
+
+
+@transaction.atomic
+def term_update(
+    *,
+    term: Term,
+    label: str | None = None,
+    gloss: str | None = None,
+    excluded: bool | None = None,
+    selected: bool | None = None,
+) -> Term:
+    """Apply what a term's edit asks (rename, gloss, exclude, select): all of it, or none."""
+    if label is not None or gloss is not None:
+        term = term_rename(term=term, label=label, gloss=gloss)
+    if excluded is not None:
+        term = term_set_excluded(term=term, excluded=excluded)
+    if selected is not None:
+        term = term_set_selected(term=term, selected=selected)
     return term
 
 
@@ -255,7 +286,7 @@ def term_set_selected(*, term: Term, selected: bool) -> Term:
     """Edit the selection by hand, after or instead of `terms_select_top`."""
     _lock_unfrozen(term.locale)
     if selected and term.is_excluded:
-        raise ValidationError({"is_selected": "An excluded term cannot be selected."})
+        raise Invalid({"is_selected": "An excluded term cannot be selected."})
     Term.objects.filter(pk=term.pk).update(is_selected=selected)
     term.refresh_from_db()
     return term
@@ -267,7 +298,7 @@ def terms_select_top(*, locale: StudyLocale, count: int | None = None) -> list[T
     locale = _lock_unfrozen(locale)
     count = locale.study.terms_per_locale if count is None else count
     if count < 1:
-        raise ValidationError({"count": "Select at least one term."})
+        raise Invalid({"count": "Select at least one term."})
     ranked = list(locale.terms.filter(is_excluded=False).order_by("-score", "key"))
     for rank, term in enumerate(ranked, start=1):
         term.rank = rank

@@ -12,12 +12,12 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import ModelAdmin
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from moodlab.errors import DomainError
 from moodlab.studies.dashboard import StudyCounts, study_dashboard, study_overview
 from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
@@ -166,7 +166,7 @@ def phase_view(
         else:
             try:
                 study = study_set_phase(study=study, phase=phase, confirm=True)
-            except ValidationError as error:
+            except DomainError as error:
                 modeladmin.message_user(request, " ".join(error.messages), messages.ERROR)
             else:
                 modeladmin.message_user(

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting
 from analysis.services.quality import RULES, exclusion_override, quality_check
+from moodlab.errors import Invalid
 from moodlab.simulation import RaterKind
 from rating.models import Rating
 from tests.factories import ParticipantFactory, UserFactory
@@ -86,7 +86,7 @@ def test_study_parameters_change_what_a_rule_flags(population):
 
 
 def test_unknown_rule_parameters_are_refused():
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         RULES["too_fast"].params_with({"fastest": 1})
 
 
@@ -128,7 +128,7 @@ def test_clearing_an_override_returns_to_the_rules_verdict(population):
 
 
 def test_an_override_needs_a_reason(population):
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         exclusion_override(
             participant_id=population.careful[0].pk,
             override="exclude",

@@ -40,7 +40,7 @@ def test_a_renamed_and_merged_term_keeps_its_label_and_merged_keys():
     study = build_study(locales=("ko-KR",), phase="draft")
     locale = study.locales.get()
     first, second = locale.terms.filter(is_selected=True).order_by("rank")[:2]
-    merged = terms_merge(terms=[first, second], into=first)
+    merged = terms_merge(locale=first.locale, term_ids=[first.pk, second.pk], into_id=first.pk).term
     term_rename(term=merged, label="평화로운", gloss="peaceful")
 
     snapshot = snapshot_export(study_id=study.pk)

@@ -5,7 +5,6 @@ from xml.etree import ElementTree
 
 import pytest
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
@@ -19,6 +18,7 @@ from analysis.crosscultural.services import (
     analysis_start,
     prediction_set_import,
 )
+from moodlab.errors import Invalid
 from moodlab.simulation import MoodModel
 from tests.conftest import build_study
 from tests.crosscultural.factories import predictions_csv, simulate_ratings
@@ -170,10 +170,10 @@ def test_the_admin_run_form_queues_an_analysis_that_runs(
 
 
 def test_a_run_over_a_missing_snapshot_is_refused_before_anything_is_queued(study):
-    with pytest.raises(ValidationError) as refusal:
+    with pytest.raises(Invalid) as refusal:
         analysis_start(study=study, params=AnalysisParams(), snapshot_version="404")
 
-    assert "no complete snapshot '404'" in refusal.value.message_dict["snapshot_version"][0]
+    assert "no complete snapshot '404'" in refusal.value.fields["snapshot_version"][0]
     assert not CrossCulturalAnalysis.objects.exists()
 
 

@@ -2,17 +2,16 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
 from elicitation.services.chains import (
-    TurnConflict,
     TurnSubmission,
     turn_claim,
     turn_submit,
     turn_time_budget_seconds,
     turns_expire,
 )
+from moodlab.errors import Conflict, Invalid
 from moodlab.studies.models import Participant
 from moodlab.studies.services.participants import EntryRefused
 from moodlab.studies.services.recruitment import REASON_CHAINS_COMPLETE
@@ -28,9 +27,9 @@ def only_tag(study, key):
 def test_the_first_turn_of_a_chain_must_add_a_tag():
     study = elicitation_study()
     participant = participant_in(study)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Invalid) as error:
         take_turn(participant)
-    assert "new_tags" in error.value.detail
+    assert "new_tags" in error.value.fields
     assert not TagRating.objects.exists() and not ChainTag.objects.exists()
     assert Turn.objects.get().status == Turn.Status.HELD
 
@@ -65,9 +64,9 @@ def test_frozen_tags_are_shown_but_not_rated():
     happy, sunny = only_tag(study, "happy"), only_tag(study, "sunny")
     take_turn(participant_in(study), ratings={happy.pk: 5, sunny.pk: 1})
     participant = participant_in(study)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Invalid) as error:
         take_turn(participant, ratings={happy.pk: 5, sunny.pk: 2})
-    assert error.value.detail["ratings"][0] == {str(happy.pk): "Not a tag to rate in this turn."}
+    assert error.value.fields["ratings"][0] == {str(happy.pk): "Not a tag to rate in this turn."}
 
 
 def test_a_tag_is_hidden_when_its_flags_reach_the_limit_and_returns_with_its_history():
@@ -92,9 +91,9 @@ def test_a_tag_the_chain_already_shows_cannot_be_added_again():
     study = elicitation_study(max_turns_per_chain=10)
     take_turn(participant_in(study), new_tags=["sad"])
     tag = only_tag(study, "sad")
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Invalid) as error:
         take_turn(participant_in(study), ratings={tag.pk: 4}, new_tags=["Sad "])
-    assert error.value.detail["new_tags"][0] == {"0": "This song already has that tag."}
+    assert error.value.fields["new_tags"][0] == {"0": "This song already has that tag."}
     assert TagAddition.objects.count() == 1
 
 
@@ -179,13 +178,13 @@ def test_a_timed_out_turn_releases_its_chain_and_can_no_longer_be_submitted():
     assert chain.held_by is None and chain.held_until is None
     later = participant_in(study)
     assert turn_claim(participant=later).chain_id == chain.pk
-    with pytest.raises(TurnConflict) as error:
+    with pytest.raises(Conflict) as error:
         turn_submit(
             participant=slow,
             turn_id=turn.pk,
             submission=TurnSubmission(ratings={}, new_tags=["sad"], audio_played_seconds=8),
         )
-    assert error.value.get_codes() == "turn_expired"
+    assert error.value.code == "turn_expired"
 
 
 def test_a_chain_held_past_its_deadline_is_claimed_even_before_the_expiry_task_runs():
@@ -208,34 +207,34 @@ def test_a_retried_submission_is_stored_once_and_a_different_one_is_refused():
     again = turn_submit(participant=participant, turn_id=turn.pk, submission=submission)
     assert first.pk == again.pk
     assert (TagAddition.objects.count(), Chain.objects.get().turns_done) == (1, 1)
-    with pytest.raises(TurnConflict) as error:
+    with pytest.raises(Conflict) as error:
         turn_submit(
             participant=participant,
             turn_id=turn.pk,
             submission=TurnSubmission(ratings={}, new_tags=["happy"], audio_played_seconds=8.0),
         )
-    assert error.value.get_codes() == "already_submitted"
+    assert error.value.code == "already_submitted"
 
 
 def test_another_participants_turn_cannot_be_submitted():
     study = elicitation_study(songs=2)
     owner, intruder = participant_in(study), participant_in(study)
     turn = turn_claim(participant=owner)
-    with pytest.raises(TurnConflict) as error:
+    with pytest.raises(Conflict) as error:
         turn_submit(
             participant=intruder,
             turn_id=turn.pk,
             submission=TurnSubmission(ratings={}, new_tags=["sad"], audio_played_seconds=8),
         )
-    assert error.value.get_codes() == "not_your_turn"
+    assert error.value.code == "not_your_turn"
 
 
 def test_a_turn_submitted_before_the_clip_could_have_played_is_refused():
     study = elicitation_study()
     participant = participant_in(study)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Invalid) as error:
         take_turn(participant, new_tags=["sad"], audio_played_seconds=3.0)
-    assert "audio_played_seconds" in error.value.detail
+    assert "audio_played_seconds" in error.value.fields
     take_turn(participant, new_tags=["sad"], audio_played_seconds=7.8)  # within tolerance
 
 

@@ -48,7 +48,7 @@ def test_the_term_table_counts_occurrences_means_with_flags_as_zero_and_scores(l
 def test_merged_terms_sum_their_scores_and_split_ones_get_them_back(locale):
     terms_recompute(locale=locale)
     sad, sadness = locale.terms.get(key="sad"), locale.terms.get(key="sadness")
-    merged = terms_merge(terms=[sadness, sad])
+    merged = terms_merge(locale=locale, term_ids=[sadness.pk, sad.pk]).term
     assert merged.pk == sad.pk  # the best scored term absorbs the others
     assert numbers(merged) == (3, 3.5, 10.5, 2, 2)  # 21 / 6 ratings; 6.0 + 4.5
     assert not Term.objects.filter(key="sadness").exists()
@@ -88,7 +88,7 @@ def test_every_curation_change_is_refused_once_the_terms_are_frozen(locale):
     for change in (
         lambda: terms_recompute(locale=locale),
         lambda: terms_select_top(locale=locale),
-        lambda: terms_merge(terms=[sad, sadness]),
+        lambda: terms_merge(locale=locale, term_ids=[sad.pk, sadness.pk]),
         lambda: term_rename(term=sad, label="sorrow"),
         lambda: term_set_excluded(term=sad, excluded=True),
     ):
@@ -221,24 +221,87 @@ def test_select_top_takes_n_from_the_page_and_says_when_fewer_exist(client, loca
     assert "only 3 were there, not 20" in response.content.decode()
 
 
-def test_the_curation_api_and_page_refuse_a_merge_across_locales_alike(client, api_client, locale):
-    from tests.elicitation.factories import elicitation_study
+def bad_merge(locale, case):
+    """The terms and target of a merge the rules refuse, and the field that says why."""
+    sad, sadness, calm = (locale.terms.get(key=key) for key in ("sad", "sadness", "calm"))
+    if case == "term of another locale":
+        other = elicitation_study(songs=1).locales.get()
+        foreign = Term.objects.create(locale=other, key="x", label_en="x")
+        return [sad.pk, foreign.pk], None, "terms", f"not among them: {foreign.pk}"
+    if case == "target not among the merged":
+        return [sad.pk, sadness.pk], calm.pk, "into", "Merge into one of the terms merged."
+    if case == "excluded target":
+        term_set_excluded(term=calm, excluded=True)
+        return [sad.pk, calm.pk], calm.pk, "into", "“calm” is excluded"
+    if case == "frozen locale":
+        locale.terms_frozen_at = timezone.now()
+        locale.save()
+        return [sad.pk, sadness.pk], None, "terms", "frozen"
+    raise AssertionError(case)
 
-    other = elicitation_study(songs=1).locales.get()
-    foreign = Term.objects.create(locale=other, key="x", label_en="x")
+
+BAD_MERGES = [
+    "term of another locale",
+    "target not among the merged",
+    "excluded target",
+    "frozen locale",
+]
+
+
+@pytest.mark.parametrize("case", BAD_MERGES)
+def test_a_bad_merge_is_refused_alike_by_the_api_and_the_curation_page(
+    api_client, client, locale, case
+):
     terms_recompute(locale=locale)
-    sad = locale.terms.get(key="sad")
+    term_ids, into, field, message = bad_merge(locale, case)
+    before = sorted(locale.terms.values_list("key", flat=True))
     user = UserFactory(is_superuser=True)
-    client.force_login(user)
-    response = client.post(
-        curate_url(locale), {"action": "merge", "term": [sad.pk, foreign.pk]}, follow=True
-    )
-    assert "Unknown term ids for this locale." in response.content.decode()
     api_client.force_authenticate(user)
+    body = {"terms": term_ids} | ({"into": into} if into else {})
     answer = api_client.post(
-        TERMS_URL.format(slug=locale.study.slug, code=locale.code) + "merge/",
-        {"terms": [sad.pk, foreign.pk]},
-        format="json",
+        TERMS_URL.format(slug=locale.study.slug, code=locale.code) + "merge/", body, format="json"
     )
     assert answer.status_code == 400
-    assert "Unknown term ids for this locale." in str(answer.json())
+    [error] = answer.json()["error"]["fields"][field]
+    assert message in error
+
+    client.force_login(user)
+    form = {"action": "merge", "term": term_ids} | ({"into": into} if into else {})
+    page = client.post(curate_url(locale), form, follow=True).content.decode()
+    assert message in page and "”: score" not in page
+    assert sorted(locale.terms.values_list("key", flat=True)) == before
+
+
+def test_the_admin_list_merges_through_the_same_checks(client, locale):
+    terms_recompute(locale=locale)
+    calm, sad = locale.terms.get(key="calm"), locale.terms.get(key="sad")
+    term_set_excluded(term=sad, excluded=True)
+    other = elicitation_study(songs=1).locales.get()
+    foreign = Term.objects.create(locale=other, key="x", label_en="x")
+    client.force_login(UserFactory(is_superuser=True))
+
+    def merge(*terms):
+        form = {"action": "merge_selected", "_selected_action": [term.pk for term in terms]}
+        return client.post("/admin/elicitation/curationterm/", form, follow=True)
+
+    page = merge(calm, foreign).content.decode()
+    assert f"not among them: {foreign.pk}" in page
+    assert Term.objects.filter(pk=foreign.pk).exists() and locale.terms.filter(key="calm").exists()
+    page = merge(calm, sad).content.decode()  # into the best scored that is not excluded
+    assert "Merged sad into “calm”" in page
+    aliases = locale.terms.get(key="calm").aliases.order_by("key")
+    assert list(aliases.values_list("key", flat=True)) == ["calm", "sad"]
+
+
+def test_one_api_edit_applies_every_change_or_none(api_client, locale):
+    terms_recompute(locale=locale)
+    sad = locale.terms.get(key="sad")
+    api_client.force_authenticate(UserFactory(is_superuser=True))
+    url = TERMS_URL.format(slug=locale.study.slug, code=locale.code) + f"{sad.pk}/"
+    answer = api_client.patch(url, {"gloss": "sorrowful", "is_excluded": True, "is_selected": True})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["fields"] == {
+        "is_selected": ["An excluded term cannot be selected."]
+    }
+    sad.refresh_from_db()
+    assert (sad.label_en, sad.is_excluded, sad.is_selected) == ("sad", False, False)

@@ -252,13 +252,12 @@ def test_a_bad_analysis_parameter_is_a_400_and_starts_nothing(world: World, para
 
 
 def test_the_parameters_refuse_a_negative_seed_wherever_they_are_built():
-    from django.core.exceptions import ValidationError
-
     from analysis.crosscultural.computation import AnalysisParams, InvalidParamsError
     from analysis.crosscultural.services import analysis_params_validate
+    from moodlab.errors import Invalid
 
     with pytest.raises(InvalidParamsError):
         AnalysisParams(seed=-1)
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Invalid) as refused:
         analysis_params_validate({"seed": -1})
-    assert "seed" in refused.value.message_dict
+    assert "seed" in refused.value.fields

@@ -3,9 +3,9 @@
 import io
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from moodlab.errors import Invalid
 from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import songs_playable, songs_without_playable_audio
@@ -110,7 +110,7 @@ def test_closing_names_what_becomes_final_and_warns_of_running_sessions():
         "1 session still running will be cut short."
     ]
     assert any("irreversible" in item for item in preflight.final)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         study_set_phase(study=study, phase=Study.Phase.CLOSED)
 
 

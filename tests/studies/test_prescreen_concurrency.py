@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from moodlab.errors import Conflict
 from moodlab.studies.models import Participant, PrescreenResult
 from moodlab.studies.services.prescreens import headphone_positions, headphones_check
-from moodlab.studies.services.steps import StepConflict
 from tests.studies.conftest import enter
 
 
@@ -23,7 +23,7 @@ def _answer(participant_id: int, answers: list[int], gate: threading.Barrier) ->
                 if headphones_check(participant=participant, answers=answers).passed
                 else "failed"
             )
-        except StepConflict:
+        except Conflict:
             return "conflict"
     finally:
         connection.close()

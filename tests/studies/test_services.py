@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from moodlab.errors import Invalid
 from moodlab.studies.models import Participant, Study
 from moodlab.studies.services.participants import (
     TOUCH_INTERVAL,
@@ -41,7 +42,7 @@ def test_rating_cannot_start_without_enough_selected_terms():
     study = build_study(locales=("en-US",), phase="draft", terms_per_participant=7)
     locale = study.locales.get()
     locale.terms.filter(rank__gt=5).update(is_selected=False)
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(Invalid) as error:
         study_set_phase(study=study, phase=Study.Phase.RATING, confirm=True)
     assert "en-US has 5" in str(error.value)
     study.refresh_from_db()
@@ -51,7 +52,7 @@ def test_rating_cannot_start_without_enough_selected_terms():
 
 def test_a_study_never_moves_back_a_phase():
     study = build_study(phase="rating")
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
 
 
@@ -59,7 +60,7 @@ def test_finishing_twice_keeps_the_first_outcome():
     participant = ParticipantFactory()
     participant_finish(participant=participant, status=Participant.Status.COMPLETED)
     participant_finish(participant=participant, status=Participant.Status.COMPLETED)
-    with pytest.raises(ValidationError):
+    with pytest.raises(Invalid):
         participant_finish(participant=participant, status=Participant.Status.SCREENED_OUT)
     assert Participant.objects.get().status == Participant.Status.COMPLETED
 

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from moodlab.studies.models import Study, StudyLocale
-from moodlab.studies.services.studies import study_add_locale, study_set_phase
+from moodlab.studies.services.studies import PhaseMoveRefused, study_add_locale, study_set_phase
 from moodlab.studies.vocabulary import default_vocabulary, validate_vocabulary_items
 from tests.conftest import build_study
 from tests.factories import StudyLocaleFactory
@@ -66,7 +66,7 @@ def german_study(**params) -> tuple[Study, StudyLocale]:
 
 def test_a_study_with_the_vocabulary_check_opens_only_with_a_list_for_each_locale(db):
     study, locale = german_study()
-    with pytest.raises(ValidationError, match="de-DE"):
+    with pytest.raises(PhaseMoveRefused, match="de-DE"):
         study_set_phase(study=study, phase=Study.Phase.ELICITATION, confirm=True)
     locale.vocabulary_items = [{"word": "Haus", "real": True}, {"word": "Blarf", "real": False}]
     locale.save()

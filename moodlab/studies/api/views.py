@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from moodlab.errors import Invalid
 from moodlab.studies.api.permissions import IsStudyResearcher
 from moodlab.studies.api.serializers import (
     ParticipantEnterInputSerializer,
@@ -23,7 +22,7 @@ from moodlab.studies.api.throttles import AddressStartThrottle
 from moodlab.studies.models import Song, Study, StudyLocale
 from moodlab.studies.preflight import phase_preflight
 from moodlab.studies.selectors import studies_visible_to
-from moodlab.studies.services.participants import EntryRefused, participant_enter
+from moodlab.studies.services.participants import participant_enter
 from moodlab.studies.services.studies import PhaseMoveRefused, study_set_phase
 
 
@@ -86,16 +85,13 @@ class ParticipantEnterApi(APIView):
             study__slug=data["study"],
             code=data["locale"],
         )
-        try:
-            participant, created = participant_enter(
-                study=locale.study,
-                locale=locale,
-                recruiter_participant_id=data["recruiter_participant_id"],
-                entry_parameters=data["entry_parameters"],
-                user_agent=request.headers.get("User-Agent", ""),
-            )
-        except EntryRefused as refusal:
-            raise PermissionDenied(detail=str(refusal), code=refusal.code) from refusal
+        participant, created = participant_enter(
+            study=locale.study,
+            locale=locale,
+            recruiter_participant_id=data["recruiter_participant_id"],
+            entry_parameters=data["entry_parameters"],
+            user_agent=request.headers.get("User-Agent", ""),
+        )
         return Response(
             ParticipantSessionOutputSerializer(participant).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -144,6 +140,6 @@ class StudyPhaseApi(APIView):
                 {"phase": refusal.messages, "preflight": refusal.preflight.as_json()},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        except ValidationError as error:
-            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        except Invalid as error:
+            return Response(error.fields, status=status.HTTP_400_BAD_REQUEST)
         return Response(StudyOutputSerializer(study).data)

@@ -1,13 +1,13 @@
 """Where a participant is in their session: which steps stand between them and the trials.
 
 The trial APIs of both phases ask `require_ready_for_trials`, so a participant who skips
-the consent page or a prescreen by calling the API directly gets a 403, not data.
+the consent page or a prescreen by calling the API directly is refused (StepsPending),
+not given data.
 """
 
 from __future__ import annotations
 
-from rest_framework.exceptions import PermissionDenied
-
+from moodlab.errors import SessionEnded, StepsPending
 from moodlab.studies.models import Participant, PrescreenResult
 
 PRESCREEN_STEPS = (
@@ -48,19 +48,9 @@ def require_ready_for_trials(participant: Participant, *, allow_completed: bool 
         raise session_ended(participant)
     steps = pending_steps(participant)
     if steps:
-        raise steps_pending(steps)
+        raise StepsPending(steps)
 
 
-def steps_pending(steps: list[str]) -> PermissionDenied:
-    """The refusal of a request that comes before these steps are done."""
-    return PermissionDenied(
-        detail=f"Complete these steps first: {', '.join(steps)}.", code="steps_pending"
-    )
-
-
-def session_ended(participant: Participant) -> PermissionDenied:
+def session_ended(participant: Participant) -> SessionEnded:
     """The refusal of any step or trial request once the session is over."""
-    return PermissionDenied(
-        detail=f"This session has ended ({participant.get_status_display()}).",
-        code="session_ended",
-    )
+    return SessionEnded(f"This session has ended ({participant.get_status_display()}).")

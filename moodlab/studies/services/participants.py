@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from moodlab.errors import Invalid, Refused
 from moodlab.studies.models import Participant, RecruiterIdentity, Study, StudyLocale
 
 # How stale a participant's last_seen_at may get before a request writes it again.
@@ -20,12 +20,11 @@ MAX_ENTRY_PARAMETERS = 10
 MAX_ENTRY_PARAMETER_LENGTH = 200
 
 
-class EntryRefused(Exception):  # noqa: N818 - a refusal the participant is told about, not a bug
+class EntryRefused(Refused):
     """The entry link cannot start a session; `code` tells the page what to say."""
 
     def __init__(self, code: str, message: str, *, participant: Participant | None = None) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
         # Set for a panel id that already took part: the page shows how their session ended.
         self.participant = participant
 
@@ -232,7 +231,7 @@ def participant_finish(*, participant: Participant, status: str, reason: str = "
     ).update(status=status, status_reason=reason[:300], finished_at=timezone.now())
     participant.refresh_from_db()
     if not updated and participant.status != status:
-        raise ValidationError({"status": f"This session has already ended ({participant.status})."})
+        raise Invalid({"status": f"This session has already ended ({participant.status})."})
     return participant
 
 

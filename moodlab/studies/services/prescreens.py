@@ -19,19 +19,16 @@ from typing import Any
 
 from django.core import signing
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
-from rest_framework.exceptions import NotFound
 
 from moodlab.audio import calibration_wav, headphone_trial_wav, headphone_trials
 from moodlab.audio_codec import wav_to_m4a
+from moodlab.errors import Conflict, Invalid, NotFound
 from moodlab.studies.models import Participant, PrescreenResult
 from moodlab.studies.services.participants import participant_finish
 from moodlab.studies.services.steps import (
-    StepConflict,
-    StepRefused,
     lock_participant,
     require_step_open,
 )
@@ -122,8 +119,8 @@ def vocabulary_items_for(participant: Participant) -> list[VocabularyQuestion]:
     locale = participant.locale
     items = locale.vocabulary_items or default_vocabulary(locale.language)
     if not items:  # a locale added, or the check turned on, after the study opened
-        raise StepRefused(
-            detail=f"This study has no vocabulary list in {locale.language}.",
+        raise Invalid(
+            message=f"This study has no vocabulary list in {locale.language}.",
             code="not_configured",
         )
     questions = [
@@ -166,7 +163,7 @@ def headphones_check(*, participant: Participant, answers: list[int]) -> Prescre
     def grade() -> Grade:
         positions = headphone_positions(participant)
         if len(answers) != len(positions):
-            raise ValidationError({"answers": [f"Give {len(positions)} answers, one per trial."]})
+            raise Invalid({"answers": [f"Give {len(positions)} answers, one per trial."]})
         score = sum(given == odd for given, odd in zip(answers, positions, strict=True))
         return Grade(
             score=score,
@@ -195,7 +192,7 @@ def vocabulary_check(*, participant: Participant, answers: dict[str, bool]) -> P
         expected = {question.id for question in questions}
         if set(answers) != expected:
             missing, unknown = len(expected - set(answers)), len(set(answers) - expected)
-            raise ValidationError(
+            raise Invalid(
                 {"answers": [f"Answer every item once: {missing} missing, {unknown} unknown."]}
             )
         score = sum(answers[q.id] == q.real for q in questions) / len(questions)
@@ -234,7 +231,7 @@ def _prescreen_record(
     existing = PrescreenResult.objects.filter(participant=participant, kind=kind).first()
     if existing is not None:
         if existing.details.get(answer_key) != answers:
-            raise StepConflict(detail="This check was already answered; there is no second try.")
+            raise Conflict("This check was already answered; there is no second try.")
         return existing
     require_step_open(participant, step)
     graded = grade()

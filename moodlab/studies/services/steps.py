@@ -15,9 +15,8 @@ from django.db import transaction
 from django.db.models import TextChoices
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
+from moodlab.errors import Conflict, Invalid, StepsPending
 from moodlab.studies.models import (
     Participant,
     PrescreenResult,
@@ -29,7 +28,6 @@ from moodlab.studies.services.flow import (
     PRESCREEN_STEPS,
     pending_steps,
     session_ended,
-    steps_pending,
 )
 from moodlab.studies.services.participants import participant_finish
 
@@ -38,22 +36,6 @@ QUESTIONNAIRE = "questionnaire"
 COMPLETE = "complete"
 ENDED = "ended"
 STEP_ORDER = ("consent", *(step for _kind, step in PRESCREEN_STEPS), TRIALS, QUESTIONNAIRE)
-
-
-class StepRefused(APIException):
-    """The study has no such step, or it cannot be taken as asked; nothing is stored."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "This step cannot be taken."
-    default_code = "step_refused"
-
-
-class StepConflict(APIException):
-    """A second answer that differs from the stored one; the first one stands."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This step was already answered differently."
-    default_code = "conflict"
 
 
 @dataclass(frozen=True)
@@ -168,7 +150,7 @@ def lock_participant(participant: Participant) -> None:
 
 def require_step_enabled(study: Study, step: str) -> None:
     if step not in enabled_steps(study):
-        raise StepRefused(detail=f"This study has no {step} step.", code="step_disabled")
+        raise Invalid(message=f"This study has no {step} step.", code="step_disabled")
 
 
 def require_step_open(participant: Participant, step: str) -> None:
@@ -179,7 +161,7 @@ def require_step_open(participant: Participant, step: str) -> None:
     position = STEP_ORDER.index(step)
     earlier = [s for s in pending_steps(participant) if STEP_ORDER.index(s) < position]
     if earlier:
-        raise steps_pending(earlier)
+        raise StepsPending(earlier)
 
 
 @transaction.atomic
@@ -192,7 +174,7 @@ def consent_record(*, participant: Participant, agree: bool) -> Participant:
     )
     if answered:
         if (participant.consented_at is not None) != agree:
-            raise StepConflict(detail="Consent was already answered differently.")
+            raise Conflict("Consent was already answered differently.")
         return participant
     require_step_open(participant, "consent")
     if not agree:
@@ -234,11 +216,11 @@ def questionnaire_submit(
     existing = QuestionnaireResponse.objects.filter(participant=participant).first()
     if existing is not None:
         if existing.answers != answers:
-            raise StepConflict(detail="The questionnaire was already answered differently.")
+            raise Conflict("The questionnaire was already answered differently.")
         return existing
     if participant.status == Participant.Status.STARTED:
         pending = [*pending_steps(participant), TRIALS]
-        raise steps_pending(pending)
+        raise StepsPending(pending)
     if participant.status != Participant.Status.COMPLETED:
         raise session_ended(participant)
     return QuestionnaireResponse.objects.create(participant=participant, answers=answers)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from moodlab.errors import Invalid
 from moodlab.studies.locales import REFERENCE_LOCALES, RTL_LANGUAGES, split_locale_code
 from moodlab.studies.models import Study, StudyLocale
 from moodlab.studies.preflight import Preflight, phase_preflight
@@ -37,7 +37,7 @@ def study_add_reference_locales(*, study: Study) -> list[StudyLocale]:
     return [study_add_locale(study=study, code=code) for code in REFERENCE_LOCALES]
 
 
-class PhaseMoveRefused(ValidationError):  # noqa: N818 - a refusal shown to researchers
+class PhaseMoveRefused(Invalid):
     """A phase move the pre-flight refuses, or one whose warnings nobody confirmed.
 
     Carries the checklist, so every caller (admin, API, command) can show it whole.
@@ -67,9 +67,9 @@ def study_set_phase(*, study: Study, phase: str, confirm: bool = False) -> Study
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if phase not in PHASE_ORDER:
-        raise ValidationError({"phase": f"Unknown phase {phase!r}."})
+        raise Invalid({"phase": f"Unknown phase {phase!r}."})
     if PHASE_ORDER.index(phase) <= PHASE_ORDER.index(study.phase):
-        raise ValidationError(
+        raise Invalid(
             {
                 "phase": (
                     f"A study in {study.get_phase_display()} cannot move to "

@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analysis.crosscultural import figures
@@ -16,6 +15,7 @@ from analysis.crosscultural.services import (
     analysis_params_validate,
     analysis_run,
 )
+from moodlab.errors import DomainError
 from moodlab.studies.management.study_option import add_study_option, get_study
 
 
@@ -46,11 +46,11 @@ class Command(BaseCommand):
                     "reliability_threshold": options["threshold"],
                 }
             )
-        except ValidationError as error:
-            raise CommandError(
-                "; ".join(f"{name}: {' '.join(says)}" for name, says in error.message_dict.items())
-            ) from error
-        queued = analysis_create(study=study, params=params, snapshot_version=options["snapshot"])
+            queued = analysis_create(
+                study=study, params=params, snapshot_version=options["snapshot"]
+            )
+        except DomainError as refusal:
+            raise CommandError(str(refusal)) from refusal
         analysis = analysis_run(analysis_id=queued.pk)
         if analysis.status != CrossCulturalAnalysis.Status.SUCCEEDED:
             raise CommandError(f"Analysis {analysis.pk} failed: {analysis.error}")

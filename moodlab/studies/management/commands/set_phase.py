@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from moodlab.errors import DomainError
 from moodlab.studies.management.study_option import add_study_option, get_study
 from moodlab.studies.models import Study
 from moodlab.studies.preflight import phase_preflight
@@ -41,11 +41,11 @@ class Command(BaseCommand):
             return
         try:
             study = study_set_phase(study=study, phase=options["phase"], confirm=options["yes"])
-        except ValidationError as error:
+        except DomainError as error:
             hint = (
                 " Run again with --yes to confirm the warnings."
                 if (preflight.warnings and not preflight.blockers and not options["yes"])
                 else ""
             )
-            raise CommandError(" ".join(error.messages) + hint) from error
+            raise CommandError(f"{error}{hint}") from error
         self.stdout.write(f"{study.slug} is now in the {study.get_phase_display()} phase.")
