@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from moodlab.studies.models import Participant, Song, Study, Term
 from rating.models import Cell, Rating, SessionTerm, Trial
+from rating.services import session_terms, trial_serve, trial_submit
 from tests.conftest import build_study
 from tests.factories import ParticipantFactory
 
@@ -48,6 +49,17 @@ def rating_study_with(**params: object) -> Study:
 
 def participant_in(study: Study, code: str = "en-US") -> Participant:
     return ParticipantFactory(locale=study.locales.get(code=code))
+
+
+def rate_every_trial(participant: Participant, *, value: int = 2) -> None:
+    """Rate each trial the services serve, `value` on every term, until none is left."""
+    while (trial := trial_serve(participant=participant)) is not None:
+        trial_submit(
+            participant=participant,
+            trial_id=trial.pk,
+            ratings={term.pk: value for term in session_terms(participant=participant)},
+            audio_played_seconds=30.0,
+        )
 
 
 @dataclass(frozen=True)

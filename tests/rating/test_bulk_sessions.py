@@ -8,11 +8,10 @@ from analysis.selectors import participants_counted
 from moodlab.simulation import MoodModel, RaterKind
 from moodlab.studies.models import Participant, Study
 from rating.models import Cell, SessionTerm
-from rating.services import cells_recount, session_terms, trial_serve, trial_submit
+from rating.services import cells_recount
 from tests.analysis.factories import give_songs_a_clip, rating_terms, simulate_participant
 from tests.crosscultural.factories import simulate_ratings
-from tests.factories import ParticipantFactory
-from tests.rating.factories import rating_study_with
+from tests.rating.factories import participant_in, rate_every_trial, rating_study_with
 
 
 def ledger(study: Study) -> dict[tuple[int, int, int], tuple[int, int, int, int]]:
@@ -62,14 +61,7 @@ def test_a_study_built_by_both_factories_has_the_ledger_a_recount_gives(db):
         study, model=MoodModel(), raters_per_locale=1, status=Participant.Status.EXCLUDED
     )
     # A session through the services after the bulk ones: the ledger they read is the same.
-    live = ParticipantFactory(locale=english)
-    while (trial := trial_serve(participant=live)) is not None:
-        trial_submit(
-            participant=live,
-            trial_id=trial.pk,
-            ratings={term.pk: 4 for term in session_terms(participant=live)},
-            audio_played_seconds=30.0,
-        )
+    rate_every_trial(participant_in(study), value=4)
 
     built = ledger(study)
 
