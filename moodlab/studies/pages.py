@@ -191,6 +191,7 @@ def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -
             recruiter_participant_id=recruiter_id,
             entry_parameters=_entry_parameters(request, locale.recruiter_id_param),
             user_agent=request.headers.get("User-Agent", ""),
+            held=current,
         )
     except EntryRefused as refusal:
         if refusal.participant is not None:
@@ -211,9 +212,13 @@ def participant_entry(request: HttpRequest, study_slug: str, locale_code: str) -
             panel_exit=panel_exit,
             locale_code=locale.code,
         )
-    # A fresh session key for the new identity, so a key planted before entry is worthless.
-    request.session.cycle_key()
-    request.session[PARTICIPANT_SESSION_KEY] = participant.token
+    if participant.token:
+        # A fresh session key for the new identity, so a key planted before entry is
+        # worthless. Not when this browser already held the session (no new token): the
+        # old key's deletion would turn its open page's requests in flight away, and their
+        # answers would delete the new key's cookie.
+        request.session.cycle_key()
+        request.session[PARTICIPANT_SESSION_KEY] = participant.token
     return _to_session(locale)
 
 

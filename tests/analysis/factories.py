@@ -1,8 +1,9 @@
-"""Simulated raters with known behaviour, written straight to the rating tables.
+"""Simulated raters with known behaviour, written through the rating tests' bulk path.
 
-The rating services are not needed to test the analysis jobs: trials and ratings are
-bulk-created as the services would leave them, from moodlab.simulation.MoodModel, so the
-quality rules have ground truth (who was careless, and how).
+The analysis jobs need many sessions whose raters are careless in known ways, so the
+quality rules have ground truth: the answers come from moodlab.simulation.MoodModel and
+are written by `tests.rating.factories.rated_sessions_create`, as the rating services would
+leave them, cell ledger included.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from django.utils import timezone
 
 from moodlab.simulation import MoodModel, RaterKind, RaterProfile
 from moodlab.studies.models import Participant, PrescreenResult, Song, Study, StudyLocale, Term
-from rating.models import Rating, SessionTerm, Trial
 from tests.factories import ParticipantFactory
+from tests.rating.factories import Answer, RatedSession, rated_sessions_create
 
 CLIP_SECONDS = 30.0
 MODEL = MoodModel(seed=7, dropout_probability=0.0)
@@ -54,39 +55,24 @@ def simulate_participant(
         PrescreenResult(participant=participant, kind=k, passed=k not in failed_prescreens)
         for k in PrescreenResult.Kind.values
     )
-    SessionTerm.objects.bulk_create(
-        SessionTerm(participant=participant, term=term, position=i) for i, term in enumerate(terms)
-    )
     profile = rater(kind, rng, model)
     glosses = [term.label_en for term in terms]
-    plan = [(song, None) for song in songs]
     repeated = rng.choice(len(songs), size=min(repeats, len(songs)), replace=False)
-    plan += [(songs[int(i)], int(i)) for i in repeated]
-    trials, answers = [], []
-    for position, (song, original) in enumerate(plan):
+    plan = [(song, None) for song in songs] + [(songs[int(i)], int(i)) for i in repeated]
+    answers = []
+    for song, original in plan:
         values, seconds = model.rate_trial(profile, song.external_id, glosses, locale.code, rng)
-        trials.append(
-            Trial(
-                participant=participant,
-                locale=locale,
+        answers.append(
+            Answer(
                 song=song,
-                position=position,
-                is_repeat=original is not None,
-                status=Trial.Status.SUBMITTED,
-                submitted_at=timezone.now(),
+                values=values,
+                repeat_of=original,
                 response_seconds=seconds,
                 audio_played_seconds=CLIP_SECONDS * played_fraction,
             )
         )
-        answers.append(values)
-    originals = Trial.objects.bulk_create(trials[: len(songs)])
-    for trial, (_song, original) in zip(trials[len(songs) :], plan[len(songs) :], strict=True):
-        trial.repeat_of = originals[original]
-    Trial.objects.bulk_create(trials[len(songs) :])
-    Rating.objects.bulk_create(
-        Rating(trial=trial, participant=participant, song=trial.song, term=term, value=value)
-        for trial, values in zip(trials, answers, strict=True)
-        for term, value in zip(terms, values, strict=True)
+    rated_sessions_create(
+        sessions=[RatedSession(participant=participant, terms=terms, answers=answers)]
     )
     return participant
 

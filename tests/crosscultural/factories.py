@@ -1,12 +1,13 @@
-"""Simulated rating data of known structure, written straight into the rating tables."""
+"""Simulated rating data of known structure, written through the rating tests' bulk path."""
 
 from __future__ import annotations
 
 import numpy as np
+from django.utils import timezone
 
 from moodlab.simulation import MoodModel
 from moodlab.studies.models import Participant, Study
-from rating.models import Rating, Trial
+from tests.rating.factories import Answer, RatedSession, rated_sessions_create
 
 
 def simulate_ratings(
@@ -22,8 +23,8 @@ def simulate_ratings(
 
     Values are the model's expected rating plus the rater's leniency and noise, rounded and
     clipped to 1..5 (MoodModel's careful rater), so each song x term cell gets about
-    ``raters_per_locale * terms_per_rater / 20`` ratings. Bulk-created: this is test data,
-    not the participant flow.
+    ``raters_per_locale * terms_per_rater / 20`` ratings. Written in bulk as the rating
+    services would leave them (tests.rating.factories), cell ledger included.
     """
     rng = np.random.default_rng(seed)
     songs = list(study.songs.order_by("external_id"))
@@ -34,39 +35,30 @@ def simulate_ratings(
             [[model.expected(s.external_id, t.label_en, locale.code) for t in terms] for s in songs]
         )
         created = Participant.objects.bulk_create(
-            Participant(study=study, locale=locale, phase="rating", status=status)
+            Participant(
+                study=study,
+                locale=locale,
+                phase=Participant.Phase.RATING,
+                status=status,
+                consented_at=timezone.now(),
+            )
             for _ in range(raters_per_locale)
         )
-        trials = Trial.objects.bulk_create(
-            Trial(
-                participant=participant,
-                locale=locale,
-                song=song,
-                position=position,
-                status=Trial.Status.SUBMITTED,
-            )
-            for participant in created
-            for position, song in enumerate(songs)
-        )
-        ratings = []
-        for index, participant in enumerate(created):
+        sessions = []
+        for participant in created:
             chosen = rng.choice(len(terms), size=terms_per_rater, replace=False)
             leniency = rng.normal(0.0, model.leniency_sd)
             noise = rng.normal(0.0, model.noise_sd, size=(len(songs), terms_per_rater))
             values = np.clip(np.rint(expected[:, chosen] + leniency + noise), 1, 5).astype(int)
-            for song_index, song in enumerate(songs):
-                trial = trials[index * len(songs) + song_index]
-                ratings.extend(
-                    Rating(
-                        trial=trial,
-                        participant=participant,
-                        song=song,
-                        term=terms[term_index],
-                        value=int(value),
-                    )
-                    for term_index, value in zip(chosen, values[song_index], strict=True)
-                )
-        Rating.objects.bulk_create(ratings, batch_size=5000)
+            answers = [
+                Answer(song=song, values=[int(value) for value in values[song_index]])
+                for song_index, song in enumerate(songs)
+            ]
+            session_terms = [terms[int(index)] for index in chosen]
+            sessions.append(
+                RatedSession(participant=participant, terms=session_terms, answers=answers)
+            )
+        rated_sessions_create(sessions=sessions)
         participants.extend(created)
     return participants
 

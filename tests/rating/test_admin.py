@@ -7,19 +7,8 @@ from analysis.models import ExclusionDecision
 from moodlab.studies.models import Participant
 from rating.models import Rating, Trial
 from rating.selectors import study_progress
-from rating.services import session_terms, trial_serve, trial_submit
 from tests.factories import UserFactory
-from tests.rating.factories import participant_in, rating_study_with
-
-
-def _rate_all(participant) -> None:
-    while (trial := trial_serve(participant=participant)) is not None:
-        trial_submit(
-            participant=participant,
-            trial_id=trial.pk,
-            ratings={term.pk: 2 for term in session_terms(participant=participant)},
-            audio_played_seconds=30.0,
-        )
+from tests.rating.factories import participant_in, rate_every_trial, rating_study_with
 
 
 @pytest.fixture
@@ -31,7 +20,7 @@ def admin_client(client, small_study):
 
 def test_progress_counts_participants_by_outcome_and_ratings_per_cell(small_study):
     for _ in range(3):
-        _rate_all(participant_in(small_study))
+        rate_every_trial(participant_in(small_study))
     participant_in(small_study).__class__.objects.filter(pk=participant_in(small_study).pk).update(
         status=Participant.Status.TIMED_OUT
     )
@@ -48,7 +37,7 @@ def test_the_progress_page_takes_a_bounded_number_of_queries(
     admin_client, small_study, django_assert_max_num_queries
 ):
     for _ in range(4):
-        _rate_all(participant_in(small_study))
+        rate_every_trial(participant_in(small_study))
     with django_assert_max_num_queries(12):
         response = admin_client.get(reverse("admin:rating_progress", args=[small_study.pk]))
     assert response.status_code == 200
@@ -66,7 +55,7 @@ def test_trial_and_rating_lists_are_read_only_with_bounded_queries(
     admin_client, small_study, url, django_assert_max_num_queries
 ):
     for _ in range(3):
-        _rate_all(participant_in(small_study))
+        rate_every_trial(participant_in(small_study))
     with django_assert_max_num_queries(12):
         response = admin_client.get(reverse(url))
     assert response.status_code == 200
@@ -80,7 +69,7 @@ def test_a_participants_page_shows_their_trials_and_ratings(
     admin_client, small_study, django_assert_max_num_queries
 ):
     participant = participant_in(small_study)
-    _rate_all(participant)
+    rate_every_trial(participant)
     with django_assert_max_num_queries(25):
         response = admin_client.get(
             reverse("admin:rating_ratingparticipant_change", args=[participant.pk])
@@ -92,7 +81,7 @@ def test_a_participants_page_shows_their_trials_and_ratings(
 
 def test_the_exclude_action_asks_for_a_reason_then_keeps_who_and_why(admin_client, small_study):
     participant = participant_in(small_study)
-    _rate_all(participant)
+    rate_every_trial(participant)
     url = reverse("admin:rating_ratingparticipant_changelist")
     form = {"action": "exclude_participants", "_selected_action": [participant.pk]}
     response = admin_client.post(url, form)
@@ -120,7 +109,7 @@ def test_the_study_page_shows_what_adaptive_stopping_saved_against_the_fixed_des
     )
     study.songs.exclude(pk=study.songs.first().pk).delete()
     for _ in range(2):
-        _rate_all(participant_in(study))  # all 2s: the seven cells retire at two ratings
+        rate_every_trial(participant_in(study))  # all 2s: the seven cells retire at two ratings
     client.force_login(UserFactory(is_superuser=True))
 
     page = client.get(reverse("admin:studies_study_change", args=[study.pk])).content.decode()

@@ -57,6 +57,40 @@ def test_a_second_visit_with_the_same_id_resumes_the_session(client, locale):
     )
 
 
+def test_the_browser_holding_the_session_opens_its_link_again_without_stranding_its_page(
+    client, locale
+):
+    client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    token = client.session[PARTICIPANT_SESSION_KEY]
+    # The first tab's request on its way while a second tab (or the panel's page, reloaded)
+    # opens the link: it carries the session cookie as it was when sent.
+    first_tab = type(client)()
+    first_tab.cookies["sessionid"] = client.cookies["sessionid"].value
+
+    reopened = client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    answer = first_tab.get("/api/v1/participants/me/")
+
+    assert reopened.status_code == 302
+    assert answer.status_code == 200, answer.content
+    assert "sessionid" not in answer.cookies  # nothing deletes the browser's session cookie
+    assert client.session[PARTICIPANT_SESSION_KEY] == token
+    assert participant_by_token(token) == Participant.objects.get()
+
+
+def test_a_browser_whose_session_was_taken_over_takes_it_back_by_opening_the_link(client, locale):
+    client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    other_browser = type(client)()
+    other_browser.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+    assert participant_by_token(client.session[PARTICIPANT_SESSION_KEY]) is None
+
+    client.get("/study/open/ko-KR/?PROLIFIC_PID=pid-1")
+
+    assert (
+        participant_by_token(client.session[PARTICIPANT_SESSION_KEY]) == Participant.objects.get()
+    )
+    assert participant_by_token(other_browser.session[PARTICIPANT_SESSION_KEY]) is None
+
+
 def test_a_link_without_id_resumes_this_browsers_session_when_no_id_is_required(client, locale):
     Study.objects.update(require_recruiter_id=False)
     client.get("/study/open/ko-KR/")

@@ -41,13 +41,16 @@ def participant_enter(
     recruiter_participant_id: str,
     entry_parameters: dict[str, str] | None = None,
     user_agent: str = "",
+    held: Participant | None = None,
 ) -> tuple[Participant, bool]:
     """Start a session from an entry link, or resume the one this panel id already has.
 
-    Returns (participant, created); the participant carries a fresh `token`. The same panel
-    id never takes a study twice: a finished or screened-out session is refused (the refusal
-    carries it, so the page can show how it ended), an active one is resumed under a new
-    token (see `_reenter` for who may resume). A locale whose work is done admits no one new.
+    Returns (participant, created); the participant carries a fresh `token`, except when
+    `held` (the session the caller proved it holds, by its current token) is the one
+    resumed: that caller keeps its token. The same panel id never takes a study twice: a
+    finished or screened-out session is refused (the refusal carries it, so the page can
+    show how it ended), an active one is resumed under a new token (see `_reenter` for who
+    may resume). A locale whose work is done admits no one new.
     """
     if locale.study_id != study.pk or not locale.is_active:
         raise EntryRefused("unknown_locale", "This study is not open in that language.")
@@ -73,6 +76,7 @@ def participant_enter(
                     locale=locale,
                     entry_parameters=entry_parameters,
                     user_agent=user_agent,
+                    held=held,
                 )
     from moodlab.studies.services.recruitment import (
         locale_recruitment_refresh,  # imports this module
@@ -144,11 +148,15 @@ def _reenter(
     locale: StudyLocale,
     entry_parameters: dict[str, str],
     user_agent: str,
+    held: Participant | None = None,
 ) -> tuple[Participant, bool]:
     """Whoever presents a known panel id: the session's holder, or someone who learnt the id.
 
     - The existing secret is never handed out: a resume issues a new token, and the old one
       (another browser's) stops working.
+    - Unless the caller already holds it (`held`): a browser that opens its link again (a
+      second tab, the panel's page reloaded) keeps its token. Rotating it there would gain
+      nothing and would turn away the requests its open page has in flight.
     - Where the panel sends an attempt id (SESSION_ID), resuming needs the same one.
     - A session that holds no answers (consent declined, or not yet given) never blocks the
       panel id: a new entry replaces it, so no one else's decline turns the real person away.
@@ -162,6 +170,8 @@ def _reenter(
     )
     if participant.is_active and same_attempt:
         participant_touch(participant=participant)
+        if held is not None and held.pk == participant.pk:
+            return participant, False
         participant.issue_token()
         Participant.objects.filter(pk=participant.pk).update(token_hash=participant.token_hash)
         return participant, False
