@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import (
-    Aggregate,
     Avg,
     Case,
     Count,
@@ -42,21 +41,18 @@ Progress = Callable[[float], None]
 
 RATING_VALUES = range(1, 6)
 
-
-class Median(Aggregate):
-    """PostgreSQL's continuous median (the mean of the two middle values for even n)."""
-
-    function = "PERCENTILE_CONT"
-    name = "Median"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+GROUPING_MEMORY = "SET LOCAL work_mem = '64MB'"
+"""PostgreSQL only: a study's cells or participants are grouped in memory instead of spilling
+to temporary files (the default 4 MB holds a few thousand groups); for this transaction only."""
 
 
 def _median_from_value_counts() -> CombinedExpression:
     """The median as an SQL expression over the count of each rating value.
 
-    SQLite (the embedded default) has no ordered-set aggregates; ratings are small integers,
-    so the values at the two middle positions can be read off the running counts.
+    Ratings are small integers, so the values at the two middle positions can be read off the
+    running counts: exactly PERCENTILE_CONT(0.5), but a hash aggregate can compute it where
+    the ordered-set aggregate sorts every rating of the study (and SQLite, the embedded
+    default, has none).
     """
     counts = {v: Count("id", filter=Q(value=v)) for v in RATING_VALUES}
     n = Count("id")
@@ -101,7 +97,7 @@ def _cells(study_id: int) -> QuerySet[Any]:
             n=Count("id"),
             mean=Avg("value"),
             sd=StdDev("value", sample=True) if on_postgres else _sample_sd_from_sums(),
-            median=Median("value") if on_postgres else _median_from_value_counts(),
+            median=_median_from_value_counts(),
         )
         .order_by()
     )
@@ -132,6 +128,8 @@ def cells_aggregate(*, study_id: int, progress: Progress | None = None) -> int:
     started = timezone.now()
     cells_sql, cells_params = _cells(study_id).query.sql_with_params()
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(GROUPING_MEMORY)
         cursor.execute(
             _UPSERT.format(cells=cells_sql),
             [study_id, started, *cells_params],
