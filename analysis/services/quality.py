@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
 from analysis.selectors import participants_counted
-from analysis.services.aggregation import GROUPING_MEMORY, Progress
+from analysis.services.aggregation import Progress, grouping_settings
 from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
 from moodlab.studies.services.participants import participant_finish
 from rating.models import Trial
@@ -233,11 +233,12 @@ def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     """
     batches = data.participant_batches(
         """
-        SELECT t.participant_id, t.response_seconds / COUNT(*)
-        FROM rating_trial t JOIN rating_rating r ON r.trial_id = t.id
+        SELECT t.participant_id, t.response_seconds / rated.terms
+        FROM rating_trial t JOIN (
+            SELECT trial_id, COUNT(*) AS terms FROM rating_rating
+            WHERE participant_id {of_study} GROUP BY trial_id
+        ) rated ON rated.trial_id = t.id
         WHERE t.status = %(submitted)s AND t.response_seconds IS NOT NULL
-            AND t.participant_id {of_study}
-        GROUP BY t.id, t.participant_id, t.response_seconds
         ORDER BY t.participant_id
         """,
         {"per_term": np.float64},
@@ -428,7 +429,7 @@ def _one_snapshot_of_the_data() -> Iterator[None]:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        cursor.execute(GROUPING_MEMORY)
+        grouping_settings(cursor)
         yield
 
 

@@ -41,7 +41,7 @@ from analysis.crosscultural.models import Prediction
 from analysis.dataset_card import write_card_files
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
-from analysis.services.aggregation import Progress, cells_aggregate
+from analysis.services.aggregation import Progress, cells_aggregate, grouping_settings
 from elicitation.export import chain_export_rows
 from moodlab.studies.csv_safety import guard_column
 from moodlab.studies.models import Participant, Song, Study
@@ -147,7 +147,8 @@ def _rating_numbers(study_id: int) -> Iterator[pa.RecordBatch]:
     params = {"study": study_id}
     if connection.vendor == "postgresql":
         with tempfile.NamedTemporaryFile(suffix=".csv") as numbers:
-            with connection.cursor() as cursor:
+            with transaction.atomic(), connection.cursor() as cursor:
+                grouping_settings(cursor)  # the sort by pseudonym too
                 query = cursor.mogrify(_RATING_NUMBERS, params).decode()
                 cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", numbers)
             numbers.flush()
