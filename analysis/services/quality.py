@@ -533,18 +533,6 @@ def _verdicts_record(
     return run
 
 
-_RESULT_COLUMNS = (
-    "run_id",
-    "participant_id",
-    "rule",
-    "version",
-    "params",
-    "passed",
-    "value",
-    "evidence",
-)
-
-
 def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame) -> None:
     """Store one rule's verdicts with multi-row INSERTs.
 
@@ -552,9 +540,10 @@ def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame)
     building a model instance for each took longer than every rule's computation together,
     inside the transaction that holds the study row.
     """
-    per_statement = (connection.features.max_query_params or 8000) // len(_RESULT_COLUMNS)
+    columns = [f.column for f in QualityResult._meta.concrete_fields if not f.primary_key]
+    per_statement = (connection.features.max_query_params or 8000) // len(columns)
     params = json.dumps(item.params)
-    rows = (
+    rows = (  # in the model's field order
         (
             run_id,
             participant,
@@ -573,9 +562,9 @@ def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame)
             strict=True,
         )
     )
-    table, columns = QualityResult._meta.db_table, ", ".join(_RESULT_COLUMNS)
-    insert = f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608 - names from the model
-    placeholders = "(" + ", ".join(["%s"] * len(_RESULT_COLUMNS)) + ")"
+    table = QualityResult._meta.db_table
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - model's names
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
     with connection.cursor() as cursor:
         while batch := list(islice(rows, per_statement)):
             cursor.execute(
