@@ -540,7 +540,7 @@ def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame)
     building a model instance for each took longer than every rule's computation together,
     inside the transaction that holds the study row.
     """
-    columns = [f.column for f in QualityResult._meta.concrete_fields if not f.primary_key]
+    columns = [str(f.column) for f in QualityResult._meta.concrete_fields if not f.primary_key]
     per_statement = (connection.features.max_query_params or 8000) // len(columns)
     params = json.dumps(item.params)
     rows = (  # in the model's field order
