@@ -1,26 +1,37 @@
 """Time the analysis jobs (aggregation, quality control, snapshot export) on PostgreSQL.
 
-Generates a study the shape of GlobalMood (5 locales × 20 terms, 1,180 songs, raters of
-65 songs + 1 repeat on 7 terms) with N ratings in SQL (generate_series, no Python loop),
-then runs each job through its service and prints seconds and the process's peak
-resident memory after each, and, as the I/O floor, how long `COPY (SELECT … FROM
-rating_rating) TO STDOUT` of the same ratings takes.
+For each size asked, generates a study the shape of GlobalMood (5 locales × 20 terms,
+1,180 songs, raters of 65 songs + 1 repeat on 7 terms) with N ratings in SQL
+(generate_series, no Python loop), then runs the three jobs through their services in a
+fresh child process, which reports each job's seconds and its own peak resident memory
+(ru_maxrss), so one size's peak never hides in another's. The I/O floor is how long
+`COPY (SELECT … FROM rating_rating) TO STDOUT` of the same ratings takes.
+
+Targets, printed with PASS/FAIL: the three jobs together in < 60 s and ≤ 8× the COPY
+floor at every size; peak memory < 1 GB at every size, and flat (the largest size's peak
+at most 1.25× the smallest's).
 
 Run from the repository root with DATABASE_URL pointing at a migrated PostgreSQL database:
-    .venv/bin/python -m bench.jobs_pipeline                 # 1,000,000 ratings
-    .venv/bin/python -m bench.jobs_pipeline --ratings 10000000
-The study is deleted afterwards (--keep leaves it for inspection).
+    .venv/bin/python -m bench.jobs_pipeline                           # 1,000,000 ratings
+    .venv/bin/python -m bench.jobs_pipeline --ratings 1000000 10000000
+Each study is deleted afterwards (--keep leaves them for inspection). Generating ten million
+ratings takes many minutes: `--generate-only` prepares a study that a later run measures
+with `--reuse` (generation is never part of the figures).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moodlab.settings.base")
@@ -44,6 +55,11 @@ from moodlab.studies.services.term_import import terms_import  # noqa: E402
 TRIALS = 65  # plus one repeat
 TERMS = 7
 RATINGS_PER_PARTICIPANT = (TRIALS + 1) * TERMS
+SLUG_PREFIX = "bench-jobs-"
+MAX_SECONDS = 60.0
+MAX_FLOOR_RATIO = 8.0
+MAX_PEAK_MB = 1024.0
+MAX_PEAK_GROWTH = 1.25
 
 # Participants, their 65 trials and one repeat, and 7 ratings per trial, all in SQL. A
 # participant's songs are consecutive in a per-participant rotation (no song twice); their
@@ -61,7 +77,7 @@ CREATE TEMP TABLE bench_term AS
 
 INSERT INTO studies_participant (public_id, token_hash, study_id, locale_id, phase, status,
     started_at, last_seen_at, user_agent, status_reason)
-SELECT gen_random_uuid(), md5(random()::text) || g, %(study)s, l.id, 'rating', 'completed',
+SELECT gen_random_uuid(), md5(random()::text || g), %(study)s, l.id, 'rating', 'completed',
     now(), now(), '', ''
 FROM generate_series(0, %(participants)s - 1) g JOIN bench_locale l ON l.idx = g %% 5;
 
@@ -118,6 +134,14 @@ COPY (SELECT r.participant_id, r.song_id, r.term_id, r.value, t.position, t.is_r
 TO STDOUT
 """
 
+JOBS: dict[str, Callable[[int], str]] = {
+    "aggregation": lambda study: f"{cells_aggregate(study_id=study):,} cells",
+    "quality control": lambda study: (
+        f"{quality_check(study_id=study).participants_excluded:,} excluded"
+    ),
+    "snapshot export (+aggr.)": lambda study: f"v{snapshot_export(study_id=study).version}",
+}
+
 
 class CountingSink:
     """Where COPY writes: counts bytes, keeps nothing."""
@@ -138,12 +162,14 @@ def timed(label: str, step: Callable[[], Any]) -> float:
     started = time.perf_counter()
     result = step()
     seconds = time.perf_counter() - started
-    print(f"{label:<28} {seconds:8.2f} s   peak RSS {peak_mb():7.0f} MB   {result}", flush=True)
+    print(f"  {label:<28} {seconds:8.2f} s   {result}", flush=True)
     return seconds
 
 
 def create_study(ratings: int) -> Study:
-    study = Study.objects.create(slug=f"bench-jobs-{int(time.time())}", title="Jobs benchmark")
+    study = Study.objects.create(
+        slug=f"{SLUG_PREFIX}{ratings}-{int(time.time())}", title="Jobs benchmark"
+    )
     for locale in study_add_reference_locales(study=study):
         terms_import(
             locale=locale, csv_source=(DEMO_DATA / f"terms_{locale.language}.csv").read_bytes()
@@ -155,59 +181,138 @@ def create_study(ratings: int) -> Study:
             GENERATE,
             {"study": study.pk, "participants": participants, "trials": TRIALS, "terms": TERMS},
         )
-        cursor.execute("ANALYZE studies_participant, rating_trial, rating_rating")
     return study
 
 
-def copy_floor(study: Study) -> str:
+def copy_floor(study_id: int) -> str:
     sink = CountingSink()
     with connection.cursor() as cursor:
-        cursor.connection.cursor().copy_expert(COPY_FLOOR.format(study=int(study.pk)), sink)
+        cursor.connection.cursor().copy_expert(COPY_FLOOR.format(study=study_id), sink)
     return f"{sink.bytes / 1e6:.0f} MB"
+
+
+def run_jobs(study_id: int) -> None:
+    """The child's part: the three jobs, then one JSON line with their seconds and the peak."""
+    seconds = {name: timed(name, lambda job=job: job(study_id)) for name, job in JOBS.items()}
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb()}), flush=True)
+
+
+@dataclass
+class SizeResult:
+    ratings: int
+    seconds: dict[str, float]
+    peak_mb: float
+    floor_seconds: float
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def ratio(self) -> float:
+        return self.total / self.floor_seconds
+
+
+def kept_study(ratings: int) -> Study | None:
+    """The newest study of this size an earlier run kept (--keep or --generate-only)."""
+    return Study.objects.filter(slug__startswith=f"{SLUG_PREFIX}{ratings}-").order_by("-pk").first()
+
+
+def measure(ratings: int, *, keep: bool, reuse: bool) -> SizeResult:
+    print(f"\n{ratings:,} ratings", flush=True)
+    study = kept_study(ratings) if reuse else None
+    if study is None:
+        started = time.perf_counter()
+        study = create_study(ratings)
+        print(f"  {'generate (SQL)':<28} {time.perf_counter() - started:8.2f} s", flush=True)
+    else:
+        print(f"  reusing the kept study {study.slug}", flush=True)
+    with connection.cursor() as cursor:
+        # As autovacuum leaves the tables: statistics, and the visibility map that lets
+        # index-only scans skip the heap.
+        cursor.execute("VACUUM ANALYZE studies_participant, rating_trial, rating_rating")
+        cursor.execute(
+            "SELECT count(*) FROM rating_rating r JOIN studies_participant p "
+            "ON p.id = r.participant_id WHERE p.study_id = %s",
+            [study.pk],
+        )
+        print(f"  ratings: {cursor.fetchone()[0]:,}", flush=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.jobs_pipeline", "--run-jobs", str(study.pk)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    *lines, report = child.stdout.rstrip("\n").splitlines()
+    print("\n".join(lines), flush=True)
+    figures = json.loads(report)
+    floor = timed("COPY … TO STDOUT (floor)", lambda: copy_floor(study.pk))
+    if not keep:
+        with connection.cursor() as cursor:
+            cursor.execute(CLEAN_UP, {"study": study.pk})
+        study.delete()
+    return SizeResult(ratings, figures["seconds"], figures["peak_mb"], floor)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def summarise(results: list[SizeResult]) -> None:
+    names = list(JOBS)
+    print("\n| ratings | " + " | ".join(names) + " | total | peak RSS | COPY floor | ratio |")
+    print("|" + " --- |" * (len(names) + 5))
+    for r in results:
+        jobs = " | ".join(f"{r.seconds[name]:.1f} s" for name in names)
+        print(
+            f"| {r.ratings:,} | {jobs} | {r.total:.1f} s | {r.peak_mb:.0f} MB "
+            f"| {r.floor_seconds:.2f} s | {r.ratio:.1f}× |"
+        )
+    print()
+    for r in results:
+        print(
+            f"{r.ratings:>12,}: total {r.total:.1f} s < {MAX_SECONDS:.0f} s: "
+            f"{verdict(r.total < MAX_SECONDS)}; ratio {r.ratio:.1f}× ≤ {MAX_FLOOR_RATIO:.0f}×: "
+            f"{verdict(r.ratio <= MAX_FLOOR_RATIO)}; peak {r.peak_mb:.0f} MB < "
+            f"{MAX_PEAK_MB:.0f} MB: {verdict(r.peak_mb < MAX_PEAK_MB)}"
+        )
+    if len(results) > 1:
+        smallest, largest = results[0], results[-1]
+        growth = largest.peak_mb / smallest.peak_mb
+        print(
+            f"peak memory flat from {smallest.ratings:,} to {largest.ratings:,} ratings: "
+            f"{growth:.2f}× ≤ {MAX_PEAK_GROWTH}×: {verdict(growth <= MAX_PEAK_GROWTH)}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ratings", type=int, default=1_000_000)
-    parser.add_argument("--keep", action="store_true", help="Leave the study in the database.")
+    parser.add_argument("--ratings", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--keep", action="store_true", help="Leave the studies in the database.")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Run on a study of the same size that an earlier run kept, if there is one.",
+    )
+    parser.add_argument(
+        "--generate-only",
+        action="store_true",
+        help="Only generate (and keep) the studies, for a later run with --reuse.",
+    )
+    parser.add_argument("--run-jobs", type=int, metavar="STUDY", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL.")
-
-    print(f"cores: {os.cpu_count()}, target ratings: {args.ratings:,}", flush=True)
-    study: Study | None = None
-
-    def generate() -> str:
-        nonlocal study
-        study = create_study(args.ratings)
-        return f"{study.participants.count():,} participants"
-
-    timed("generate (SQL)", generate)
-    assert study is not None
-    rating_count = connection.cursor()
-    rating_count.execute(
-        "SELECT count(*) FROM rating_rating r JOIN studies_participant p "
-        "ON p.id = r.participant_id WHERE p.study_id = %s",
-        [study.pk],
-    )
-    print(f"ratings: {rating_count.fetchone()[0]:,}", flush=True)
-    print(f"peak RSS before the jobs: {peak_mb():.0f} MB", flush=True)
-    total = 0.0
-    total += timed("aggregation", lambda: f"{cells_aggregate(study_id=study.pk):,} cells")
-    total += timed(
-        "quality control",
-        lambda: f"{quality_check(study_id=study.pk).participants_excluded:,} excluded",
-    )
-    total += timed(
-        "snapshot export (+aggr.)",
-        lambda: f"v{snapshot_export(study_id=study.pk).version}",
-    )
-    print(f"{'TOTAL (three jobs)':<28} {total:8.2f} s   peak RSS {peak_mb():7.0f} MB", flush=True)
-    timed("COPY … TO STDOUT (floor)", lambda: copy_floor(study))
-    if not args.keep:
-        with connection.cursor() as cursor:
-            cursor.execute(CLEAN_UP, {"study": study.pk})
-        study.delete()
+    if args.run_jobs:
+        run_jobs(args.run_jobs)
+        return
+    print(f"cores: {os.cpu_count()}, sizes: {', '.join(f'{n:,}' for n in args.ratings)}")
+    if args.generate_only:
+        for ratings in args.ratings:
+            print(f"{ratings:,} ratings: kept as {create_study(ratings).slug}", flush=True)
+        return
+    sizes = sorted(args.ratings)
+    summarise([measure(ratings, keep=args.keep, reuse=args.reuse) for ratings in sizes])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ result and exclusion says exactly which check produced it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,25 +22,32 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, F, FloatField, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
 from analysis.selectors import participants_counted
-from analysis.services.aggregation import Progress
+from analysis.services.aggregation import Progress, grouping_settings
 from moodlab.errors import Invalid
 from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
 from moodlab.studies.services.participants import participant_finish
-from rating.models import Rating, Trial
+from rating.models import Trial
 from rating.services import cells_recount, trials_release_abandoned
 
 _FETCH_ROWS = 100_000
 _RESULT_BATCH = 5000
 
+_OF_STUDY = "IN (SELECT id FROM studies_participant WHERE study_id = %(study)s)"
+"""Completes `<participant id column> ` to keep the study's rows (PostgreSQL and SQLite)."""
+
 
 class QualityData:
-    """The study's ratings, trials and participants as frames, each loaded on first use."""
+    """What the rules judge, read per participant; the ratings never come into memory whole.
+
+    The per-participant measures (counts, sums, sums of squares) are grouped by the database
+    in portable SQL, so a rule holds one row per participant; what only Python computes (a
+    median) streams trial rows ordered by participant, in batches of whole participants.
+    """
 
     def __init__(self, study_id: int) -> None:
         self.study_id = study_id
@@ -54,52 +63,6 @@ class QualityData:
         )
 
     @cached_property
-    def ratings(self) -> pd.DataFrame:
-        """Columns participant, trial, song, term, value (one row per rating)."""
-        rows = Rating.objects.filter(participant__study_id=self.study_id).values_list(
-            "participant_id", "trial_id", "song_id", "term_id", "value"
-        )
-        return _frame(
-            rows,
-            dict.fromkeys(("participant", "trial", "song", "term"), np.int64) | {"value": np.int8},
-        )
-
-    @cached_property
-    def trials(self) -> pd.DataFrame:
-        """Submitted trials: participant, repeat_of (0 if none), seconds, played, clip length."""
-        rows = (
-            Trial.objects.filter(participant__study_id=self.study_id, status=Trial.Status.SUBMITTED)
-            .annotate(
-                clip=Coalesce(
-                    F("song__clip_end_seconds") - F("song__clip_start_seconds"),
-                    F("song__duration_seconds")
-                    - Coalesce(F("song__clip_start_seconds"), Value(0.0)),
-                    output_field=FloatField(),
-                )
-            )
-            .values_list(
-                "id",
-                "participant_id",
-                Coalesce("repeat_of_id", Value(0)),
-                "response_seconds",
-                "audio_played_seconds",
-                "clip",
-            )
-        )
-        frame = _frame(
-            rows,
-            {
-                "trial": np.int64,
-                "participant": np.int64,
-                "repeat_of": np.int64,
-                "seconds": np.float64,
-                "played": np.float64,
-                "clip": np.float64,
-            },
-        )
-        return frame.set_index("trial")
-
-    @cached_property
     def failed_prescreens(self) -> pd.Series:
         """Per participant, the prescreen kinds failed (only participants who failed one)."""
         rows = PrescreenResult.objects.filter(
@@ -108,20 +71,38 @@ class QualityData:
         frame = pd.DataFrame(list(rows), columns=["participant", "kind"])
         return frame.groupby("participant")["kind"].agg(sorted)
 
+    def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        return {"study": self.study_id, "submitted": Trial.Status.SUBMITTED, **params}
 
-def _frame(rows: QuerySet[Any], dtypes: Mapping[str, Any]) -> pd.DataFrame:
-    """Read a values_list query chunk by chunk into numpy (a server-side cursor on PostgreSQL).
+    def per_participant(
+        self, sql: str, dtypes: Mapping[str, Any], params: Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """One row per participant: `sql` selects the participant id, then `dtypes`' columns."""
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(of_study=_OF_STUDY), self._params(params or {}))
+            rows = cursor.fetchall()
+        return _frame(rows, {"participant": np.int64, **dtypes}).set_index("participant")
 
-    Holding numpy columns instead of Python tuples keeps a million ratings in tens of MB.
-    """
-    chunks: list[pd.DataFrame] = []
-    records = rows.iterator(chunk_size=_FETCH_ROWS)
-    while batch := list(islice(records, _FETCH_ROWS)):
-        frame = pd.DataFrame.from_records(batch, columns=list(dtypes))
-        chunks.append(frame.astype(dict(dtypes)))
-    if not chunks:
+    def participant_batches(self, sql: str, dtypes: Mapping[str, Any]) -> Iterator[pd.DataFrame]:
+        """`sql`'s rows (participant id first, ordered by it) in frames of whole participants."""
+        columns = {"participant": np.int64, **dtypes}
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql.format(of_study=_OF_STUDY), self._params({}))
+            held = _frame([], columns)
+            while batch := cursor.fetchmany(_FETCH_ROWS):
+                frame = pd.concat([held, _frame(batch, columns)], ignore_index=True)
+                last = frame["participant"].iloc[-1]
+                # The last participant's rows may go on in the next batch.
+                complete = frame["participant"] != last
+                held = frame[~complete]
+                yield frame[complete]
+            yield held
+
+
+def _frame(rows: Sequence[Sequence[Any]], dtypes: Mapping[str, Any]) -> pd.DataFrame:
+    if not rows:
         return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
-    return pd.concat(chunks, ignore_index=True)
+    return pd.DataFrame.from_records(rows, columns=list(dtypes)).astype(dict(dtypes))
 
 
 RuleCheck = Callable[[QualityData, Mapping[str, Any]], pd.DataFrame]
@@ -192,24 +173,28 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     defaults={"max_mean_abs_diff": 1.0},
 )
 def repeat_consistency(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
-    repeats = data.trials.loc[data.trials["repeat_of"] > 0, "repeat_of"]
-    ratings = data.ratings[["trial", "term", "value", "participant"]]
-    repeated = ratings[ratings["trial"].isin(repeats.index)].assign(
-        original=lambda r: r["trial"].map(repeats)
+    summary = data.per_participant(
+        """
+        SELECT r.participant_id, COUNT(*), SUM(ABS(r.value - o.value))
+        FROM rating_rating r
+        JOIN rating_trial t ON t.id = r.trial_id
+        JOIN rating_rating o ON o.trial_id = t.repeat_of_id AND o.term_id = r.term_id
+        WHERE t.status = %(submitted)s AND r.participant_id {of_study}
+        GROUP BY r.participant_id
+        """,
+        {"pairs": np.int64, "abs_diff_sum": np.int64},
     )
-    pairs = repeated.merge(
-        ratings[["trial", "term", "value"]],
-        left_on=["original", "term"],
-        right_on=["trial", "term"],
-        suffixes=("", "_original"),
-    )
-    pairs["diff"] = (pairs["value"].astype(int) - pairs["value_original"].astype(int)).abs()
-    summary = pairs.groupby("participant")["diff"].agg(pairs="size", mean_abs_diff="mean")
+    summary["mean_abs_diff"] = summary.pop("abs_diff_sum") / summary["pairs"]
     threshold = params["max_mean_abs_diff"]
     summary["threshold"] = threshold
     return _result(
         summary["mean_abs_diff"] <= threshold, summary["mean_abs_diff"], _records(summary)
     )
+
+
+# Ratings are 1–5 (a check constraint), so "how many distinct values" is a sum of flags the
+# database can hash-aggregate, where COUNT(DISTINCT …) would sort every rating.
+_DISTINCT_VALUES = " + ".join(f"MAX(CASE WHEN value = {v} THEN 1 ELSE 0 END)" for v in range(1, 6))
 
 
 @quality_rule(
@@ -219,9 +204,17 @@ def repeat_consistency(data: QualityData, params: Mapping[str, Any]) -> pd.DataF
     defaults={"min_sd": 0.1},
 )
 def straight_lining(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
-    summary = data.ratings.groupby("participant")["value"].agg(
-        ratings="size", distinct_values="nunique", sd=lambda v: float(np.std(v))
+    summary = data.per_participant(
+        f"""
+        SELECT participant_id, COUNT(*), {_DISTINCT_VALUES}, SUM(value), SUM(value * value)
+        FROM rating_rating WHERE participant_id {{of_study}}
+        GROUP BY participant_id
+        """,  # noqa: S608 - fixed SQL fragments, values are parameters
+        {"ratings": np.int64, "distinct_values": np.int64, "sum": np.int64, "squares": np.int64},
     )
+    n, total, squares = summary["ratings"], summary.pop("sum"), summary.pop("squares")
+    # The population standard deviation from exact integer sums: n·Σv² − (Σv)² ≥ 0.
+    summary["sd"] = np.sqrt((n * squares - total * total) / (n * n))
     summary["min_sd"] = params["min_sd"]
     return _result(summary["sd"] >= params["min_sd"], summary["sd"], _records(summary))
 
@@ -238,13 +231,23 @@ def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     A trial's seconds are what the page measured from showing the trial to the press of
     submit, capped by the server's elapsed time (see rating.timing).
     """
-    terms_per_trial = data.ratings.groupby("trial").size()
-    trials = data.trials.join(terms_per_trial.rename("terms"), how="inner").dropna(
-        subset=["seconds"]
+    batches = data.participant_batches(
+        """
+        SELECT t.participant_id, t.response_seconds / rated.terms
+        FROM rating_trial t JOIN (
+            SELECT trial_id, COUNT(*) AS terms FROM rating_rating
+            WHERE participant_id {of_study} GROUP BY trial_id
+        ) rated ON rated.trial_id = t.id
+        WHERE t.status = %(submitted)s AND t.response_seconds IS NOT NULL
+        ORDER BY t.participant_id
+        """,
+        {"per_term": np.float64},
     )
-    trials["per_term"] = trials["seconds"] / trials["terms"]
-    summary = trials.groupby("participant")["per_term"].agg(
-        trials="size", median_seconds_per_term="median"
+    summary = pd.concat(
+        batch.groupby("participant")["per_term"].agg(
+            trials="size", median_seconds_per_term="median"
+        )
+        for batch in batches
     )
     threshold = params["min_median_seconds_per_term"]
     summary["threshold"] = threshold
@@ -255,6 +258,12 @@ def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
+_CLIP_SECONDS = (
+    "COALESCE(s.clip_end_seconds - s.clip_start_seconds,"
+    " s.duration_seconds - COALESCE(s.clip_start_seconds, 0.0))"
+)
+
+
 @quality_rule(
     name="clips_not_played",
     version=1,
@@ -262,9 +271,18 @@ def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     defaults={"min_played_fraction": 0.95, "max_short_trial_share": 0.0},
 )
 def clips_not_played(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
-    trials = data.trials.dropna(subset=["played", "clip"])
-    short = trials["played"] < trials["clip"] * params["min_played_fraction"]
-    summary = short.groupby(trials["participant"]).agg(trials="size", short_trials="sum")
+    summary = data.per_participant(
+        f"""
+        SELECT t.participant_id, COUNT(*), SUM(CASE WHEN t.audio_played_seconds
+            < {_CLIP_SECONDS} * CAST(%(fraction)s AS DOUBLE PRECISION) THEN 1 ELSE 0 END)
+        FROM rating_trial t JOIN studies_song s ON s.id = t.song_id
+        WHERE t.status = %(submitted)s AND t.audio_played_seconds IS NOT NULL
+            AND {_CLIP_SECONDS} IS NOT NULL AND t.participant_id {{of_study}}
+        GROUP BY t.participant_id
+        """,  # noqa: S608 - fixed SQL fragments, values are parameters
+        {"trials": np.int64, "short_trials": np.int64},
+        {"fraction": float(params["min_played_fraction"])},
+    )
     summary["short_share"] = summary["short_trials"] / summary["trials"]
     summary["max_short_trial_share"] = params["max_short_trial_share"]
     return _result(
@@ -272,6 +290,14 @@ def clips_not_played(data: QualityData, params: Mapping[str, Any]) -> pd.DataFra
         summary["short_share"],
         _records(summary),
     )
+
+
+# Ratings that enter the means' comparison: submitted trials that are not repeats.
+_ORIGINAL_RATINGS = """
+    SELECT r.participant_id AS participant, r.song_id AS song, r.term_id AS term, r.value
+    FROM rating_rating r JOIN rating_trial t ON t.id = r.trial_id
+    WHERE t.status = %(submitted)s AND t.repeat_of_id IS NULL AND r.participant_id {of_study}
+"""
 
 
 @quality_rule(
@@ -284,29 +310,31 @@ def agreement(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     """Pearson correlation of each rater with the leave-one-out mean of the same cells.
 
     A term belongs to one locale, so a (song, term) cell already is a song × term × locale
-    cell. Repeats are left out so nobody is compared with their own second answer.
+    cell. Repeats are left out so nobody is compared with their own second answer. The
+    database sums each rater's x (their rating) and y (the others' mean of the cell).
     """
-    originals = data.trials.index[data.trials["repeat_of"] == 0]
-    ratings = data.ratings[data.ratings["trial"].isin(originals)]
-    x = ratings["value"].astype(float)
-    cells = ratings.groupby(["song", "term"])["value"]
-    total, count = cells.transform("sum"), cells.transform("size")
-    others = count > 1
-    pairs = pd.DataFrame(
+    sums = data.per_participant(
+        f"""
+        SELECT participant, COUNT(*), SUM(x), SUM(y), SUM(x * x), SUM(y * y), SUM(x * y)
+        FROM (
+            SELECT mine.participant, CAST(mine.value AS DOUBLE PRECISION) AS x,
+                CAST(cell.total - mine.value AS DOUBLE PRECISION) / (cell.n - 1) AS y
+            FROM ({_ORIGINAL_RATINGS}) mine
+            JOIN (
+                SELECT song, term, SUM(value) AS total, COUNT(*) AS n
+                FROM ({_ORIGINAL_RATINGS}) rated GROUP BY song, term HAVING COUNT(*) > 1
+            ) cell ON cell.song = mine.song AND cell.term = mine.term
+        ) pairs
+        GROUP BY participant
+        """,  # noqa: S608 - fixed SQL fragments, values are parameters
         {
-            "participant": ratings["participant"][others],
-            "x": x[others],
-            "y": ((total - x) / (count - 1))[others],
-        }
-    )
-    pairs["xx"], pairs["yy"], pairs["xy"] = pairs.x**2, pairs.y**2, pairs.x * pairs.y
-    sums = pairs.groupby("participant").agg(
-        n=("x", "size"),
-        sx=("x", "sum"),
-        sy=("y", "sum"),
-        sxx=("xx", "sum"),
-        syy=("yy", "sum"),
-        sxy=("xy", "sum"),
+            "n": np.int64,
+            "sx": np.float64,
+            "sy": np.float64,
+            "sxx": np.float64,
+            "syy": np.float64,
+            "sxy": np.float64,
+        },
     )
     n = sums["n"]
     covariance = sums["sxy"] - sums["sx"] * sums["sy"] / n
@@ -401,6 +429,7 @@ def _one_snapshot_of_the_data() -> Iterator[None]:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        grouping_settings(cursor)
         yield
 
 
@@ -451,22 +480,7 @@ def _verdicts_record(
     )
     failures: dict[int, list[dict[str, Any]]] = {p: [] for p in participants}
     for item, outcome in outcomes:
-        QualityResult.objects.bulk_create(
-            (
-                QualityResult(
-                    run=run,
-                    participant_id=participant,
-                    rule=item.rule.name,
-                    version=item.rule.version,
-                    params=item.params,
-                    passed=bool(row.passed),
-                    value=None if pd.isna(row.value) else float(row.value),
-                    evidence=row.evidence,
-                )
-                for participant, row in outcome.iterrows()
-            ),
-            batch_size=_RESULT_BATCH,
-        )
+        _results_insert(run_id=run.pk, item=item, outcome=outcome)
         if item.enabled:
             for participant in outcome.index[~outcome["passed"]]:
                 failures[participant].append(
@@ -517,6 +531,46 @@ def _verdicts_record(
         counted=participants_counted(study_id=study_id),
     )
     return run
+
+
+def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame) -> None:
+    """Store one rule's verdicts with multi-row INSERTs.
+
+    A run stores a result per rule and participant, a million rows at ten million ratings:
+    building a model instance for each took longer than every rule's computation together,
+    inside the transaction that holds the study row.
+    """
+    columns = [str(f.column) for f in QualityResult._meta.concrete_fields if not f.primary_key]
+    per_statement = (connection.features.max_query_params or 8000) // len(columns)
+    params = json.dumps(item.params)
+    rows = (  # in the model's field order
+        (
+            run_id,
+            participant,
+            item.rule.name,
+            item.rule.version,
+            params,
+            passed,
+            None if math.isnan(value) else value,
+            json.dumps(evidence),
+        )
+        for participant, passed, value, evidence in zip(
+            outcome.index.tolist(),
+            outcome["passed"].tolist(),
+            outcome["value"].astype(float).tolist(),
+            outcome["evidence"].tolist(),
+            strict=True,
+        )
+    )
+    table = QualityResult._meta.db_table
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - model's names
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        while batch := list(islice(rows, per_statement)):
+            cursor.execute(
+                insert + ", ".join([placeholders] * len(batch)),
+                [value for row in batch for value in row],
+            )
 
 
 @transaction.atomic

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,7 +14,7 @@ from django.core.files.storage import storages
 
 from analysis.dataset_card import CARD_FILES
 from analysis.models import Snapshot
-from analysis.selectors import snapshots_visible_to
+from analysis.selectors import snapshots_visible_to, study_terms_table
 from analysis.services import snapshots
 from analysis.services.quality import quality_check
 from analysis.services.snapshots import SNAPSHOT_TABLES, snapshot_export
@@ -208,3 +210,50 @@ def test_the_elicitation_chains_are_a_table_under_the_same_pseudonyms():
     assert parquet(snapshot, "chains").column("rating").to_pylist() == [None, None, 4, 0]
     everything = b"".join(read(snapshot, name) for name in snapshot.manifest["files"])
     assert str(first.public_id).encode() not in everything
+
+
+def test_the_streamed_ratings_files_are_those_the_row_by_row_export_wrote(
+    snapshot_study, monkeypatch, tmp_path
+):
+    """Ratings stream as numbers (COPY on PostgreSQL) into Arrow lookups; the bytes are
+    those of the earlier export that made a tuple of each rating, row groups included."""
+    monkeypatch.setattr(snapshots, "BATCH_ROWS", 7)
+    snapshot = snapshot_export(study_id=snapshot_study.pk)
+
+    def rows_one_by_one(context):
+        for participant, locale, song, term, *rest in (
+            Rating.objects.filter(participant__study=context.study)
+            .order_by("participant__public_id", "trial__position", "term_id")
+            .values_list(
+                "participant_id",
+                "term__locale__code",
+                "song__external_id",
+                "term_id",
+                "value",
+                "trial__position",
+                "trial__is_repeat",
+            )
+        ):
+            yield (
+                context.pseudonyms[participant],
+                locale,
+                song,
+                term,
+                context.label_of[term],
+                *rest,
+            )
+
+    ratings = next(t for t in SNAPSHOT_TABLES if t.name == "ratings")
+    reference = dataclasses.replace(ratings, batches=snapshots._from_rows(rows_one_by_one))
+    context = snapshots.ExportContext(
+        study=snapshot_study,
+        pseudonyms=snapshots._pseudonyms(snapshot_study),
+        terms=study_terms_table(study=snapshot_study),
+    )
+    batches = list(snapshots._write_table(reference, context, tmp_path, Counter()))
+
+    assert len(batches) > 1
+    assert pq.ParquetFile(tmp_path / "ratings.parquet").num_row_groups == len(batches)
+    for name in ("ratings.csv", "ratings.parquet"):
+        written = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+        assert written == snapshot.manifest["files"][name]["sha256"], name
