@@ -3,8 +3,7 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
-import { checkedChoices, keepListening, keptTrial, restoreChoices, wasShown } from "./keep.js";
-import { ClipPlayer } from "./player.js";
+import { checkedChoices, keptPlayer, keptTrial, restoreChoices, wasShown } from "./keep.js";
 import { stopWaiting, waitForWork } from "./waiting.js";
 
 const SUGGEST_DELAY_MS = 200;
@@ -73,13 +72,9 @@ function showTurn(ctx, state) {
   let busy = false;
   let suggestTimer = 0;
   const kept = keptTrial(`turn.${turn.id}`);
-  let remember = () => {};
 
-  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
-    onChange: () => {
-      remember();
-      update();
-    },
+  const { player, load } = keptPlayer(section.querySelector("[data-player]"), i18n, kept, {
+    onChange: update,
     onSkip: skip,
     volume: ctx.volume,
   });
@@ -251,8 +246,7 @@ function showTurn(ctx, state) {
     await proceed(ctx, nextState).catch((failure) => ctx.fail(failure));
   };
 
-  player.loadClip(turn);
-  remember = keepListening(player, kept);
+  load(turn);
   update();
 }
 

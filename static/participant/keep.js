@@ -2,6 +2,8 @@
 // this tab's sessionStorage under the trial's id: a reload shows it again instead of asking
 // for the clip and the answers a second time. The server still checks both on submission.
 
+import { ClipPlayer } from "./player.js";
+
 const PREFIX = "moodlab.trial.";
 
 // Whether the trial was on screen before (a reload): its instructions need not come again.
@@ -42,13 +44,34 @@ window.addEventListener("pagehide", () => rememberCurrent?.());
 
 // Keep the seconds the player has counted, and give them back after a reload. Call after
 // the clip is loaded; call the returned function whenever the player reports a change.
-export function keepListening(player, kept) {
+function keepListening(player, kept) {
   const remember = () => kept.save({ played: player.played, listened: player.listened });
   if (kept.data.played) player.played = kept.data.played;
   if (kept.data.listened) player.heard();
   kept.save({}); // marks the trial as shown
   rememberCurrent = remember;
   return remember;
+}
+
+// The trial's clip player, whose seconds heard are kept with the trial's answers; `onChange`
+// runs after each change is kept. Call `load(clip)` once the trial is on screen.
+export function keptPlayer(root, i18n, kept, { onChange, onSkip, volume }) {
+  let remember = () => {};
+  const player = new ClipPlayer(root, i18n, {
+    onChange: () => {
+      remember();
+      onChange();
+    },
+    onSkip,
+    volume,
+  });
+  return {
+    player,
+    load(clip) {
+      player.loadClip(clip);
+      remember = keepListening(player, kept);
+    },
+  };
 }
 
 // Check the radio buttons named in `answers` (input name to value) inside `form`.

@@ -5,8 +5,8 @@
 
 import { ApiError } from "./api.js";
 import { answerScalesByDigit, cloneTemplate, listItem } from "./dom.js";
-import { checkedChoices, keepListening, keptTrial, restoreChoices, wasShown } from "./keep.js";
-import { ClipPlayer, preloadAudio } from "./player.js";
+import { checkedChoices, keptPlayer, keptTrial, restoreChoices, wasShown } from "./keep.js";
+import { preloadAudio } from "./player.js";
 import { stopWaiting, waitForWork } from "./waiting.js";
 
 export async function startRating(ctx) {
@@ -86,12 +86,8 @@ function showTrial(ctx, view) {
   const hint = section.querySelector("[data-rating-hint]");
   let busy = false;
   const kept = keptTrial(`rating.${trial.id}`);
-  let remember = () => {};
-  const player = new ClipPlayer(section.querySelector("[data-player]"), i18n, {
-    onChange: () => {
-      remember();
-      update();
-    },
+  const { player, load } = keptPlayer(section.querySelector("[data-player]"), i18n, kept, {
+    onChange: update,
     onSkip: skip,
     volume: ctx.volume,
   });
@@ -174,8 +170,7 @@ function showTrial(ctx, view) {
     }
   };
 
-  player.loadClip(trial.song);
-  remember = keepListening(player, kept);
+  load(trial.song);
   // Once this clip can play, fetch the next one so it starts at once after the submit.
   player.audio.addEventListener("canplaythrough", () => preloadAudio(trial.upcoming_audio_url), {
     once: true,
