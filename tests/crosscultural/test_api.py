@@ -1,5 +1,4 @@
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -8,6 +7,7 @@ from analysis.crosscultural.admin import AnalysisRunForm
 from analysis.crosscultural.computation import ANCHOR_FIELDS, PARAM_BOUNDS, AnalysisParams
 from analysis.crosscultural.models import CrossCulturalAnalysis, PredictionSet
 from analysis.crosscultural.services import analysis_create, analysis_params_validate
+from moodlab.errors import Invalid
 from moodlab.simulation import MoodModel
 from moodlab.studies.models import Study
 from tests.conftest import build_study
@@ -231,14 +231,14 @@ def test_the_api_the_admin_form_and_the_service_refuse_a_threshold_alike(
         data={"study": study.pk, "reliability_threshold": threshold, **FORM_DEFAULTS},
         studies=Study.objects.all(),
     )
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Invalid) as refused:
         analysis_params_validate({"reliability_threshold": threshold})
 
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["params"]["reliability_threshold"] == said
     assert not form.is_valid()
     assert form.errors["reliability_threshold"] == said
-    assert refused.value.message_dict == {"reliability_threshold": said}
+    assert refused.value.fields == {"reliability_threshold": said}
 
 
 def test_the_lowest_threshold_is_accepted_by_the_admin_form_and_the_service(study):
