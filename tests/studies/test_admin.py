@@ -66,6 +66,7 @@ def test_a_researcher_creates_a_study_and_becomes_one_of_its_researchers(
             "seconds_per_term": 3,
             "adaptive_min_ratings": 4,
             "adaptive_max_standard_error": 0.35,
+            "allocation": "balanced",
             "max_excluded_share": 0.5,
             "audio_target_lufs": -16.0,
             "first_response_timeout_minutes": 3,
