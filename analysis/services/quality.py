@@ -30,6 +30,7 @@ from analysis.selectors import participants_counted
 from analysis.services.aggregation import Progress, grouping_settings
 from moodlab.errors import Invalid
 from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
+from moodlab.studies.scale import SCALE_VALUES
 from moodlab.studies.services.participants import participant_finish
 from rating.models import Trial
 from rating.services import cells_recount, trials_release_abandoned
@@ -192,9 +193,11 @@ def repeat_consistency(data: QualityData, params: Mapping[str, Any]) -> pd.DataF
     )
 
 
-# Ratings are 1–5 (a check constraint), so "how many distinct values" is a sum of flags the
-# database can hash-aggregate, where COUNT(DISTINCT …) would sort every rating.
-_DISTINCT_VALUES = " + ".join(f"MAX(CASE WHEN value = {v} THEN 1 ELSE 0 END)" for v in range(1, 6))
+# Ratings are points of the scale (a check constraint), so "how many distinct values" is a sum
+# of flags the database can hash-aggregate, where COUNT(DISTINCT …) would sort every rating.
+_DISTINCT_VALUES = " + ".join(
+    f"MAX(CASE WHEN value = {point} THEN 1 ELSE 0 END)" for point in SCALE_VALUES
+)
 
 
 @quality_rule(
