@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from elicitation.models import Chain, ChainTag, TagAddition, TagRating, Turn
 from moodlab.errors import Conflict, Invalid
-from moodlab.studies.models import Participant, Study, StudyLocale
+from moodlab.studies.models import MAX_NEW_TAGS_PER_TURN, Participant, Study, StudyLocale
 from moodlab.studies.normalization import TagError, clean_tag, grouping_key
 from moodlab.studies.scale import SCALE_MAX, SCALE_MIN, in_scale
 from moodlab.studies.services.participants import participant_finish, participant_touch
@@ -258,7 +258,9 @@ def _validate(
     if rating_errors:
         errors["ratings"] = [rating_errors]
     additions, tag_errors = _clean_new_tags(study, locale, tags, submission.new_tags)
-    if tag_errors:
+    if len(submission.new_tags) > MAX_NEW_TAGS_PER_TURN:
+        errors["new_tags"] = [f"Add at most {MAX_NEW_TAGS_PER_TURN} tags in one turn."]
+    elif tag_errors:
         errors["new_tags"] = [tag_errors]
     elif not to_rate and not additions:
         errors["new_tags"] = ["Add at least one tag: there is nothing to rate yet."]

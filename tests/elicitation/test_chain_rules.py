@@ -12,7 +12,7 @@ from elicitation.services.chains import (
     turns_expire,
 )
 from moodlab.errors import Conflict, Invalid
-from moodlab.studies.models import Participant
+from moodlab.studies.models import MAX_NEW_TAGS_PER_TURN, Participant
 from moodlab.studies.services.participants import EntryRefused
 from moodlab.studies.services.recruitment import REASON_CHAINS_COMPLETE
 from tests.elicitation.factories import elicitation_study, participant_in, take_turn
@@ -236,6 +236,21 @@ def test_a_turn_submitted_before_the_clip_could_have_played_is_refused():
         take_turn(participant, new_tags=["sad"], audio_played_seconds=3.0)
     assert "audio_played_seconds" in error.value.fields
     take_turn(participant, new_tags=["sad"], audio_played_seconds=7.8)  # within tolerance
+
+
+def test_a_turn_with_more_new_tags_than_the_limit_is_refused_whole():
+    study = elicitation_study()
+    participant = participant_in(study)
+    words = "calm sad happy dark bright tender angry dreamy warm cold tense playful lonely"
+    too_many = words.split()[: MAX_NEW_TAGS_PER_TURN + 1]
+    with pytest.raises(Invalid) as error:
+        take_turn(participant, new_tags=too_many)
+    assert error.value.fields == {
+        "new_tags": [f"Add at most {MAX_NEW_TAGS_PER_TURN} tags in one turn."]
+    }
+    assert not TagAddition.objects.exists()
+    take_turn(participant, new_tags=too_many[:MAX_NEW_TAGS_PER_TURN])
+    assert TagAddition.objects.count() == MAX_NEW_TAGS_PER_TURN
 
 
 def test_the_time_budget_counts_three_seconds_per_rating_and_six_per_new_tag():
