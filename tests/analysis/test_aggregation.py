@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Aggregate, FloatField
 
 from analysis.models import CellAggregate
-from analysis.services.aggregation import _median_from_value_counts, cells_aggregate
+from analysis.services.aggregation import cells_aggregate
 from analysis.services.quality import exclusion_override, quality_check
 from moodlab.simulation import RaterKind
 from moodlab.studies.models import Participant
@@ -83,17 +83,23 @@ class PercentileContMedian(Aggregate):
     output_field = FloatField()
 
 
-def test_the_median_from_value_counts_is_exactly_percentile_cont(population):
-    medians = (
-        Rating.objects.filter(trial__is_repeat=False)
+def test_every_cells_median_is_exactly_percentile_cont(population):
+    cells_aggregate(study_id=population.study.pk)
+
+    exact = {
+        (cell["song_id"], cell["term_id"]): cell["median"]
+        for cell in Rating.objects.filter(trial__is_repeat=False)
         .values("song_id", "term_id")
-        .annotate(exact=PercentileContMedian("value"), from_counts=_median_from_value_counts())
+        .annotate(median=PercentileContMedian("value"))
         .order_by()
-    )
-    pairs = [(cell["exact"], cell["from_counts"]) for cell in medians]
-    assert len(pairs) == 30 * 7
-    assert all(exact == counted for exact, counted in pairs)
-    assert any(exact != int(exact) for exact, _ in pairs)  # even counts are covered
+    }
+    aggregated = {
+        (song, term): median
+        for song, term, median in CellAggregate.objects.values_list("song_id", "term_id", "median")
+    }
+    assert len(aggregated) == 30 * 7
+    assert aggregated == exact
+    assert any(median != int(median) for median in exact.values())  # even counts are covered
 
 
 def test_aggregation_is_scheduled_with_beat_and_editable_in_the_admin(db):
