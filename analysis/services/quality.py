@@ -176,12 +176,13 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def repeat_consistency(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     summary = data.per_participant(
         """
-        SELECT r.participant_id, COUNT(*), SUM(ABS(r.value - o.value))
-        FROM rating_rating r
-        JOIN rating_trial t ON t.id = r.trial_id
+        SELECT t.participant_id, COUNT(*), SUM(ABS(r.value - o.value))
+        FROM rating_trial t
+        JOIN rating_rating r ON r.trial_id = t.id
         JOIN rating_rating o ON o.trial_id = t.repeat_of_id AND o.term_id = r.term_id
-        WHERE t.status = %(submitted)s AND r.participant_id {of_study}
-        GROUP BY r.participant_id
+        WHERE t.repeat_of_id IS NOT NULL AND t.status = %(submitted)s
+            AND t.participant_id {of_study}
+        GROUP BY t.participant_id
         """,
         {"pairs": np.int64, "abs_diff_sum": np.int64},
     )
@@ -295,11 +296,14 @@ def clips_not_played(data: QualityData, params: Mapping[str, Any]) -> pd.DataFra
     )
 
 
-# Ratings that enter the means' comparison: submitted trials that are not repeats.
+# Ratings that enter the means' comparison: those of submitted trials that are not repeats.
+# The trials that are not such are few (a repeat or two and a held trial per participant), so
+# they are left out by id, a small hashed list, instead of joining every rating to its trial.
 _ORIGINAL_RATINGS = """
-    SELECT r.participant_id AS participant, r.song_id AS song, r.term_id AS term, r.value
-    FROM rating_rating r JOIN rating_trial t ON t.id = r.trial_id
-    WHERE t.status = %(submitted)s AND t.repeat_of_id IS NULL AND r.participant_id {of_study}
+    SELECT participant_id AS participant, song_id AS song, term_id AS term, value
+    FROM rating_rating WHERE participant_id {of_study} AND trial_id NOT IN (
+        SELECT id FROM rating_trial WHERE participant_id {of_study}
+            AND (status <> %(submitted)s OR repeat_of_id IS NOT NULL))
 """
 
 
