@@ -134,8 +134,8 @@ _TOO_FAST_EXTRA_NOISE = 1.5
 REALISTIC_AGREEMENT_SPREAD = 0.4
 """The `agreement_spread` at which the raters' standard deviation σ per song × term cell —
 measured as a study would, on the 5-point scale, with the raters' leniency and the scale's
-ends — spreads by about 0.21 in log across cells (0.14 at spread 0.2, 0.29 at 0.7: the
-scale's ends cap σ). 0.21 is what DEAM's per-song standard deviations spread by once the
+ends — spreads by 0.20 in log across cells (0.13 at spread 0.2, 0.28 at 0.7: the
+scale's ends cap σ). About 0.21 is what DEAM's per-song standard deviations spread by once the
 sampling error of 10 raters a song is taken out (docs/method.md, "Phase 3")."""
 
 
