@@ -131,6 +131,12 @@ _MIN_SECONDS_PER_TERM = 0.15
 _LASTING_NOISE = math.sqrt(0.75)
 _OCCASION_NOISE = 0.5
 _TOO_FAST_EXTRA_NOISE = 1.5
+REALISTIC_AGREEMENT_SPREAD = 0.4
+"""The `agreement_spread` at which the raters' standard deviation σ per song × term cell —
+measured as a study would, on the 5-point scale, with the raters' leniency and the scale's
+ends — spreads by 0.20 in log across cells (0.13 at spread 0.2, 0.28 at 0.7: the
+scale's ends cap σ). About 0.21 is what DEAM's per-song standard deviations spread by once the
+sampling error of 10 raters a song is taken out (docs/method.md, "Phase 3")."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,11 @@ class MoodModel:
     """Listeners who fail the headphone check, whatever their rater kind."""
     vocabulary_error_rate: float = 0.0
     term_overrides: Mapping[tuple[str, str], Loading] = field(default_factory=dict)
+    agreement_spread: float = 0.0
+    """How much listeners' agreement differs from one song × term × locale cell to another:
+    the standard deviation of log σ across cells (see `disagreement`). 0 gives every cell the
+    same noise, the world every seed had before; `REALISTIC_AGREEMENT_SPREAD` is the figure
+    published ratings suggest (docs/method.md, "Phase 3")."""
 
     def __post_init__(self) -> None:
         shares = (self.straight_liner_share, self.random_share, self.too_fast_share)
@@ -190,6 +201,8 @@ class MoodModel:
             raise ValueError("rater shares must be non-negative and sum to at most 1")
         if not (0 <= self.inattentive_share <= 1 and 0 <= self.vocabulary_error_rate <= 1):
             raise ValueError("inattentive_share and vocabulary_error_rate must be in [0, 1]")
+        if self.agreement_spread < 0:
+            raise ValueError("agreement_spread must be non-negative")
         for language, gloss in self.term_overrides:
             if (language, gloss) != (_language(language), _normalise(gloss)):
                 raise ValueError(
@@ -216,6 +229,23 @@ class MoodModel:
         fit = loading_valence * valence + loading_arousal * arousal
         span = SCALE_MAX - SCALE_MIN
         return SCALE_MIN + span / (1.0 + math.exp(-(self.steepness * fit + self.bias)))
+
+    def disagreement(self, song_id: str, term_gloss: str, locale: str) -> float:
+        """The factor on every rater's noise for this song × term × locale cell.
+
+        exp(s·z − s²) with z a standard normal drawn from the world seed and the cell (like
+        the song coordinates, so every process sees the same world) and s the
+        `agreement_spread`: log σ then varies across cells with sd s, and since
+        E[exp(2·s·z)] = exp(2·s²) the factor's mean square is 1, so the noise variance
+        averaged over cells — and with it the reliability a design reaches — stays that of
+        the uniform world. Clear cells (a happy pop song on "sad") get less noise, ambiguous
+        ones more. With s = 0 it is exactly 1 and nothing is drawn.
+        """
+        spread = self.agreement_spread
+        if not spread:
+            return 1.0
+        z = _stable_normal(f"{self.seed}:agreement:{locale}:{song_id}:{_normalise(term_gloss)}")
+        return math.exp(spread * z - spread * spread)
 
     def draw_rater(self, rng: np.random.Generator) -> RaterProfile:
         kinds = list(RaterKind)
@@ -264,7 +294,13 @@ class MoodModel:
         clip; a rater reads and answers while it plays, so the clip is not added on top.
         """
         values = [
-            self._rate(rater, self.expected(song_id, g, locale), rng, cell=f"{song_id}:{g}")
+            self._rate(
+                rater,
+                self.expected(song_id, g, locale),
+                rng,
+                cell=f"{song_id}:{g}",
+                disagreement=self.disagreement(song_id, g, locale),
+            )
             for g in glosses
         ]
         per_term = max(rng.normal(rater.seconds_per_term, rater.seconds_sd), _MIN_SECONDS_PER_TERM)
@@ -301,30 +337,38 @@ class MoodModel:
     ) -> int | None:
         """A star rating for an elicited tag, or None when a careful rater flags it irrelevant."""
         expected = self.expected(song_id, gloss, locale)
+        disagreement = self.disagreement(song_id, gloss, locale)
         if rater.kind is RaterKind.CAREFUL:
-            perceived = expected + rater.leniency + rng.normal(0.0, rater.noise_sd)
+            perceived = expected + rater.leniency + rng.normal(0.0, rater.noise_sd * disagreement)
             if perceived < self.irrelevance_threshold:
                 return None
-        return self._rate(rater, expected, rng)
+        return self._rate(rater, expected, rng, disagreement=disagreement)
 
     @staticmethod
     def _rate(
-        rater: RaterProfile, expected: float, rng: np.random.Generator, *, cell: str = ""
+        rater: RaterProfile,
+        expected: float,
+        rng: np.random.Generator,
+        *,
+        cell: str = "",
+        disagreement: float = 1.0,
     ) -> int:
         """A rating; for a song × term (`cell`), most of the noise is the rater's own.
 
         People hear a song their own way and say so again on a repeat: three quarters of
         the noise variance is fixed per rater and cell, a quarter is drawn each time. The
-        spread across raters is the same as with all of it drawn each time.
+        spread across raters is the same as with all of it drawn each time. Both parts
+        scale with the cell's `disagreement` (`MoodModel.disagreement`).
         """
         if rater.kind is RaterKind.STRAIGHT_LINER:
             return rater.constant_value
         if rater.kind is RaterKind.RANDOM:
             return int(rng.integers(SCALE_MIN, SCALE_MAX + 1))
-        noise = rng.normal(0.0, rater.noise_sd)
+        noise_sd = rater.noise_sd * disagreement
+        noise = rng.normal(0.0, noise_sd)
         if cell:
             own = _stable_normal(f"{rater.key}:{cell}")
-            noise = _LASTING_NOISE * rater.noise_sd * own + _OCCASION_NOISE * noise
+            noise = _LASTING_NOISE * noise_sd * own + _OCCASION_NOISE * noise
         value = round(expected + rater.leniency + noise)
         return min(max(value, SCALE_MIN), SCALE_MAX)
 

@@ -278,3 +278,67 @@ def test_by_default_every_listener_is_attentive_and_knows_every_word():
 def test_prescreen_shares_outside_zero_to_one_are_refused(option):
     with pytest.raises(ValueError, match="must be in"):
         MoodModel(**{option: -0.1})
+
+
+def test_the_world_without_agreement_spread_rates_as_it_did_before_the_spread_existed():
+    # Pinned from the simulator before `agreement_spread` was added: seed 7, raters from
+    # generator 42, so every benchmark and test that used a seed keeps its figures.
+    model, rng = MoodModel(seed=7), np.random.default_rng(42)
+    raters = [model.draw_rater(rng) for _ in range(8)]
+    trials = [
+        model.rate_trial(rater, "song-3", ["romantic", "nostalgic", "calm"], "en-US", rng)[0]
+        for rater in raters
+    ]
+    tags = [model.rate_tag(rater, "song-3", "romantic", "en-US", rng) for rater in raters]
+
+    assert trials == [
+        [3, 3, 3], [4, 4, 3], [2, 4, 4], [3, 3, 4], [2, 3, 4], [2, 2, 2], [4, 3, 3], [3, 3, 4]
+    ]  # fmt: skip
+    assert tags == [3, 2, 3, 2, 3, 2, 3, 3]
+
+
+def test_a_cells_disagreement_is_fixed_by_the_world_seed_and_differs_between_cells():
+    cells = [(song, term, "en-US") for song in SONGS[:20] for term in ("sad", "calm")]
+    cells += [(song, term, "ko-KR") for song, term, _ in cells]
+    model = MoodModel(seed=4, agreement_spread=0.5)
+
+    factors = [model.disagreement(*cell) for cell in cells]
+
+    assert factors == [MoodModel(seed=4, agreement_spread=0.5).disagreement(*c) for c in cells]
+    assert factors != [MoodModel(seed=5, agreement_spread=0.5).disagreement(*c) for c in cells]
+    assert len(set(factors)) == len(cells)
+    assert {MoodModel(seed=4).disagreement(*cell) for cell in cells} == {1.0}
+
+
+@pytest.mark.parametrize("spread", [0.2, 0.7])
+def test_the_disagreement_spreads_log_sigma_by_the_spread_and_keeps_the_mean_noise_variance(
+    spread: float,
+):
+    model = MoodModel(seed=2, agreement_spread=spread)
+    factors = np.array(
+        [model.disagreement(f"song-{i}", term, "en-US") for i in range(3000) for term in ("a", "b")]
+    )
+
+    assert np.log(factors).std() == pytest.approx(spread, rel=0.05)
+    # The mean square factor is the ratio of mean noise variances: 1 within four standard
+    # errors (the square of a log-normal factor has variance exp(4·spread²) − 1).
+    tolerance = 4 * np.sqrt(np.expm1(4 * spread**2) / len(factors))
+    assert (factors**2).mean() == pytest.approx(1.0, abs=tolerance)
+
+
+def test_the_agreement_spread_draws_the_same_raters_and_widens_the_ratings_of_the_cells_it_marks():
+    plain = only(RaterKind.CAREFUL, seed=3)
+    spread = only(RaterKind.CAREFUL, seed=3, agreement_spread=0.7)
+    songs = SONGS[:60]
+    rng_plain, rng_spread = np.random.default_rng(0), np.random.default_rng(0)
+    raters = [plain.draw_rater(rng_plain) for _ in range(200)]
+    assert raters == [spread.draw_rater(rng_spread) for _ in range(200)]
+
+    # "reflective" sits mid-scale for most songs, so the scale's ends clip little.
+    sds = [
+        np.std([spread.rate_trial(r, song, ["reflective"], "en", rng_spread)[0][0] for r in raters])
+        for song in songs
+    ]
+    factors = [spread.disagreement(song, "reflective", "en") for song in songs]
+
+    assert correlation(factors, sds) > 0.8
