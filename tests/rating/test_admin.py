@@ -114,4 +114,7 @@ def test_the_study_page_shows_what_adaptive_stopping_saved_against_the_fixed_des
 
     page = client.get(reverse("admin:studies_study_change", args=[study.pk])).content.decode()
 
-    assert "adaptive stopping saved 42 of the fixed design&#x27;s 56 ratings (75%), 7 cells" in page
+    assert (
+        "adaptive stopping retired 7 cells at the target standard error: "
+        "42 of the fixed design&#x27;s 56 ratings not spent (75%)"
+    ) in page
