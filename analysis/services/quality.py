@@ -29,7 +29,7 @@ from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting
 from analysis.selectors import participants_counted
 from analysis.services.aggregation import Progress, grouping_settings
 from moodlab.errors import Invalid
-from moodlab.studies.models import Participant, PrescreenResult, Study, StudyLocale
+from moodlab.studies.models import Participant, PrescreenResult, Study
 from moodlab.studies.scale import SCALE_VALUES
 from moodlab.studies.services.participants import participant_finish
 from rating.models import Trial
@@ -482,6 +482,7 @@ def _verdicts_record(
     started_at: datetime,
 ) -> QualityRun:
     Study.objects.select_for_update().get(pk=study_id)
+    counted_before = _counted_ids(study_id)
     run = QualityRun.objects.create(
         study_id=study_id, rules=[c.as_json() for c in configured], started_at=started_at
     )
@@ -533,11 +534,20 @@ def _verdicts_record(
         study_id=study_id, excluded=True
     ).count()
     run.save(update_fields=["finished_at", "participants_checked", "participants_excluded"])
-    cells_recount(
-        locale_ids=list(StudyLocale.objects.filter(study_id=study_id).values_list("pk", flat=True)),
-        counted=participants_counted(study_id=study_id),
-    )
+    # The allocation ledger is rebuilt (a pass over the locale's ratings, under the study's
+    # lock) only for the locales where whose ratings count changed: a scheduled rerun over
+    # unchanged verdicts leaves it alone.
+    changed = counted_before ^ _counted_ids(study_id)
+    if changed:
+        locale_ids = Participant.objects.filter(pk__in=changed).values_list("locale_id", flat=True)
+        cells_recount(
+            locale_ids=sorted(set(locale_ids)), counted=participants_counted(study_id=study_id)
+        )
     return run
+
+
+def _counted_ids(study_id: int) -> set[int]:
+    return set(participants_counted(study_id=study_id).values_list("pk", flat=True))
 
 
 def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame) -> None:

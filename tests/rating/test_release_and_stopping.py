@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from analysis.services.quality import exclusion_override
+from analysis.models import ExclusionDecision
+from analysis.services.quality import exclusion_override, quality_check
 from moodlab.studies.models import Participant
 from moodlab.studies.services.participants import participants_expire_stale
 from rating.models import Cell, Rating, Trial
@@ -154,3 +157,34 @@ def test_excluding_a_participant_keeps_their_ratings_and_frees_their_places(smal
         participant_id=participant.pk, override="include", reason="checked by hand", user=admin
     )
     assert Cell.objects.aggregate(r=Sum("rated"), a=Sum("assigned")) == {"r": 14, "a": 14}
+
+
+def test_a_quality_run_frees_the_places_of_whom_it_excludes_and_a_rerun_leaves_the_ledger(
+    small_study,
+):
+    straight_liner, varied = participant_in(small_study), participant_in(small_study)
+    for participant, value_of in [(straight_liner, lambda _: 3), (varied, lambda i: 1 + i % 5)]:
+        for _ in range(2):
+            trial = trial_serve(participant=participant)
+            terms = session_terms(participant=participant)
+            trial_submit(
+                participant=participant,
+                trial_id=trial.pk,
+                ratings={term.pk: value_of(index) for index, term in enumerate(terms)},
+                audio_played_seconds=30.0,
+            )
+    # As if each trial had taken the 3 s per term the study budgets (the server caps the
+    # page's figure by the time that really passed, a few milliseconds here).
+    Trial.objects.filter(status=Trial.Status.SUBMITTED).update(response_seconds=21.0)
+    assert Cell.objects.aggregate(r=Sum("rated"))["r"] == 28
+
+    quality_check(study_id=small_study.pk)
+
+    assert ExclusionDecision.objects.get(participant=straight_liner).excluded
+    assert ExclusionDecision.objects.get(participant=varied).reasons == []
+    ledger = list(Cell.objects.order_by("pk").values_list("assigned", "rated", "value_sum"))
+    assert Cell.objects.aggregate(r=Sum("rated"))["r"] == 14
+    with CaptureQueriesContext(connection) as queries:
+        quality_check(study_id=small_study.pk)
+    assert not [q for q in queries.captured_queries if "UPDATE rating_cell" in q["sql"]]
+    assert list(Cell.objects.order_by("pk").values_list("assigned", "rated", "value_sum")) == ledger
