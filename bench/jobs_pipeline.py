@@ -114,7 +114,9 @@ JOIN bench_term te ON te.locale_id = p.locale_id AND te.idx = (p.pn + k * 3) %% 
 DROP TABLE bench_locale, bench_song, bench_term, bench_participant;
 """
 
-CLEAN_UP = """
+# What the jobs derive: removed before a --reuse run too, so that a kept study is measured
+# from the state a new one has (no cells to update, no verdicts to compare with).
+RESULTS_RESET = """
 DELETE FROM analysis_qualityresult WHERE run_id IN
     (SELECT id FROM analysis_qualityrun WHERE study_id = %(study)s);
 DELETE FROM analysis_exclusiondecision WHERE study_id = %(study)s;
@@ -122,6 +124,9 @@ DELETE FROM analysis_qualityrun WHERE study_id = %(study)s;
 DELETE FROM analysis_cellaggregate WHERE study_id = %(study)s;
 DELETE FROM analysis_snapshot WHERE study_id = %(study)s;
 DELETE FROM analysis_jobrun WHERE study_id = %(study)s;
+"""
+
+CLEAN_UP = """
 DELETE FROM rating_rating WHERE participant_id IN
     (SELECT id FROM studies_participant WHERE study_id = %(study)s);
 DELETE FROM rating_trial WHERE is_repeat AND participant_id IN
@@ -231,6 +236,8 @@ def measure(ratings: int, *, keep: bool, reuse: bool) -> SizeResult:
         print(f"  {'generate (SQL)':<28} {time.perf_counter() - started:8.2f} s", flush=True)
     else:
         print(f"  reusing the kept study {study.slug}", flush=True)
+        with connection.cursor() as cursor:
+            cursor.execute(RESULTS_RESET, {"study": study.pk})
     with connection.cursor() as cursor:
         # As autovacuum leaves the tables: statistics, and the visibility map that lets
         # index-only scans skip the heap.
@@ -253,7 +260,7 @@ def measure(ratings: int, *, keep: bool, reuse: bool) -> SizeResult:
     floor = timed("COPY … TO STDOUT (floor)", lambda: copy_floor(study.pk))
     if not keep:
         with connection.cursor() as cursor:
-            cursor.execute(CLEAN_UP, {"study": study.pk})
+            cursor.execute(RESULTS_RESET + CLEAN_UP, {"study": study.pk})
         study.delete()
     return SizeResult(ratings, figures["seconds"], figures["peak_mb"], floor)
 
