@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from analysis.models import CellAggregate, ExclusionDecision, Snapshot, SnapshotAccessGrant
@@ -29,6 +30,22 @@ def participants_counted(*, study_id: int) -> QuerySet[Participant]:
             & ~Q(exclusion__override=ExclusionDecision.Override.INCLUDE)
         )
     )
+
+
+def participant_ids_to_filter(participants: QuerySet[Participant]) -> QuerySet[Any] | list[int]:
+    """What a job filters a study's ratings by: on PostgreSQL the ids, elsewhere the subquery.
+
+    Given the ids, PostgreSQL's planner knows how many ratings they have: it scans the whole
+    table (in parallel) for a study that is most of it, and reads a small study's ratings
+    through the participant index; behind a subquery it guesses, and scanned every study's
+    ratings for a small one. SQLite takes a subquery of any size, where parameters are capped.
+    No one at all also gets the subquery: the ORM compiles no SQL for `IN ()`.
+    """
+    if connection.vendor == "postgresql":
+        ids = list(participants.values_list("pk", flat=True))
+        if ids:
+            return ids
+    return participants.values("pk")
 
 
 def user_can_read_study_data(user: AbstractBaseUser | AnonymousUser, study: Study) -> bool:
