@@ -19,15 +19,26 @@ class CellAggregate(models.Model):
     """Summary of one song × term × locale cell over the participants not excluded."""
 
     # One index only, the unique (study, locale, song, term): every run rewrites every cell,
-    # and each extra index would be rewritten with it.
+    # and each extra index would be rewritten with it. No foreign-key constraints either: a
+    # cell is computed from ratings whose references the database has checked, and checking
+    # four references per new cell at commit took as long as computing every cell (the ORM
+    # still deletes cells with their study, song or term).
     study = models.ForeignKey(
-        Study, on_delete=models.CASCADE, related_name="cell_aggregates", db_index=False
+        Study,
+        on_delete=models.CASCADE,
+        related_name="cell_aggregates",
+        db_index=False,
+        db_constraint=False,
     )
     locale = models.ForeignKey(
-        StudyLocale, on_delete=models.CASCADE, related_name="+", db_index=False
+        StudyLocale, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    song = models.ForeignKey(Song, on_delete=models.CASCADE, related_name="+", db_index=False)
-    term = models.ForeignKey(Term, on_delete=models.CASCADE, related_name="+", db_index=False)
+    song = models.ForeignKey(
+        Song, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    term = models.ForeignKey(
+        Term, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     n = models.PositiveIntegerField()
     mean = models.FloatField()
     sd = models.FloatField(null=True, help_text="Sample standard deviation; empty when n = 1.")
@@ -88,9 +99,23 @@ class QualityRun(models.Model):
 class QualityResult(models.Model):
     """One rule's verdict on one participant in one run, with the evidence behind it."""
 
-    run = models.ForeignKey(QualityRun, on_delete=models.CASCADE, related_name="results")
+    # A run writes a row per rule and participant, over a hundred thousand at ten million
+    # ratings, inside the transaction that holds the study: the two indexes below serve every
+    # read (by run, by participant), and the references are not checked row by row at commit
+    # (the run is created in the same transaction, the participants are the study's).
+    run = models.ForeignKey(
+        QualityRun,
+        on_delete=models.CASCADE,
+        related_name="results",
+        db_index=False,
+        db_constraint=False,
+    )
     participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="quality_results"
+        Participant,
+        on_delete=models.CASCADE,
+        related_name="quality_results",
+        db_index=False,
+        db_constraint=False,
     )
     rule = models.CharField(max_length=40)
     version = models.PositiveSmallIntegerField()
