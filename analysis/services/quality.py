@@ -1,6 +1,6 @@
 """Quality control: named, versioned, parameterised checks of each participant's ratings.
 
-A rule is a function of the study's data (pandas frames, loaded once per run) and its
+A rule is a function of the study's data (per-participant sums, read once per run) and its
 parameters that returns, per participant it can judge, whether they passed, the measured
 value and the evidence. Changing what a rule computes means a new version, so every stored
 result and exclusion says exactly which check produced it.
@@ -15,39 +15,57 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from itertools import islice
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.utils import timezone
 
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
-from analysis.selectors import participants_counted
+from analysis.selectors import participant_ids_to_filter, participants_counted
 from analysis.services.aggregation import Progress, grouping_settings
+from analysis.services.batches import query_batches, rows_insert
 from moodlab.errors import Invalid
-from moodlab.studies.models import Participant, PrescreenResult, Study
+from moodlab.studies.models import Participant, PrescreenResult, Song, Study, Term
 from moodlab.studies.scale import SCALE_VALUES
 from moodlab.studies.services.participants import participant_finish
-from rating.models import Trial
+from rating.models import Rating, Trial
 from rating.services import cells_recount, trials_release_abandoned
 
-_FETCH_ROWS = 100_000
 _RESULT_BATCH = 5000
 
 _OF_STUDY = "IN (SELECT id FROM studies_participant WHERE study_id = %(study)s)"
 """Completes `<participant id column> ` to keep the study's rows (PostgreSQL and SQLite)."""
 
 
-class QualityData:
-    """What the rules judge, read per participant; the ratings never come into memory whole.
+@dataclass(frozen=True)
+class RatingMeasures:
+    """What the rules need of a study's ratings, from one read of them (see rating_measures).
 
-    The per-participant measures (counts, sums, sums of squares) are grouped by the database
-    in portable SQL, so a rule holds one row per participant; what only Python computes (a
-    median) streams trial rows ordered by participant, in batches of whole participants.
+    Each frame is indexed by participant and holds only the participants it has data for.
+    """
+
+    spread: pd.DataFrame
+    """Every rating: ratings, distinct_values, sum, squares."""
+    repeats: pd.DataFrame
+    """Repeat trials against their originals, term by term: pairs, abs_diff_sum."""
+    agreement: pd.DataFrame
+    """Original ratings (x) against the others' mean of the cell (y): n, sx, sy, sxx, syy, sxy."""
+    seconds_per_term: pd.DataFrame
+    """Submitted, timed trials with ratings: participant and per_term, one row per trial."""
+
+
+class QualityData:
+    """What the rules judge, read once and summed per participant, trial and cell.
+
+    The ratings never come into memory whole: they stream in Arrow batches (see
+    analysis.services.batches) into numpy sums over arrays of participants, trials and
+    cells, whose sizes do not grow with the number of ratings per participant.
     """
 
     def __init__(self, study_id: int) -> None:
@@ -72,32 +90,236 @@ class QualityData:
         frame = pd.DataFrame(list(rows), columns=["participant", "kind"])
         return frame.groupby("participant")["kind"].agg(sorted)
 
-    def _params(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {"study": self.study_id, "submitted": Trial.Status.SUBMITTED, **params}
-
     def per_participant(
         self, sql: str, dtypes: Mapping[str, Any], params: Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
         """One row per participant: `sql` selects the participant id, then `dtypes`' columns."""
         with connection.cursor() as cursor:
-            cursor.execute(sql.format(of_study=_OF_STUDY), self._params(params or {}))
+            cursor.execute(
+                sql.format(of_study=_OF_STUDY),
+                {"study": self.study_id, "submitted": Trial.Status.SUBMITTED, **(params or {})},
+            )
             rows = cursor.fetchall()
         return _frame(rows, {"participant": np.int64, **dtypes}).set_index("participant")
 
-    def participant_batches(self, sql: str, dtypes: Mapping[str, Any]) -> Iterator[pd.DataFrame]:
-        """`sql`'s rows (participant id first, ordered by it) in frames of whole participants."""
-        columns = {"participant": np.int64, **dtypes}
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(sql.format(of_study=_OF_STUDY), self._params({}))
-            held = _frame([], columns)
-            while batch := cursor.fetchmany(_FETCH_ROWS):
-                frame = pd.concat([held, _frame(batch, columns)], ignore_index=True)
-                last = frame["participant"].iloc[-1]
-                # The last participant's rows may go on in the next batch.
-                complete = frame["participant"] != last
-                held = frame[~complete]
-                yield frame[complete]
-            yield held
+    @cached_property
+    def _everyone(self) -> QuerySet[Participant]:
+        return Participant.objects.filter(study_id=self.study_id)
+
+    @cached_property
+    def rating_measures(self) -> RatingMeasures:
+        """Two passes over the study's ratings, queried once.
+
+        The first sums per participant, trial and (original ratings) cell; the second, which
+        needs every cell's final total, sums each rater against the others of the cell.
+        """
+        people = np.sort(np.fromiter(self._everyone.values_list("pk", flat=True), np.int64))
+        trials = _Trials.of(participant_ids_to_filter(self._everyone))
+        cells = _Cells.of(study_id=self.study_id)
+        ratings = Rating.objects.filter(
+            participant_id__in=participant_ids_to_filter(self._everyone)
+        ).values_list("participant_id", "trial_id", "song_id", "term_id", "value")
+        sums = _ParticipantSums(len(people))
+        ratings_per_trial = np.zeros(len(trials.ids), np.int64)
+        cell_total = np.zeros(cells.size)
+        cell_count = np.zeros(cells.size, np.int64)
+        in_repeats = [pd.DataFrame({"trial": [], "term": [], "value": []}, dtype=np.int64)]
+        with query_batches(*ratings.query.sql_with_params(), _RATING_COLUMNS) as batches:
+            for batch in batches():
+                rows = _RatingRows(batch, people=people, trials=trials, cells=cells)
+                sums.add_spread(rows.participant, rows.value)
+                ratings_per_trial += np.bincount(rows.trial, minlength=len(trials.ids))
+                cell_total += np.bincount(
+                    rows.cell[rows.original], rows.value[rows.original], cells.size
+                )
+                cell_count += np.bincount(rows.cell[rows.original], minlength=cells.size)
+                paired = trials.in_repeat_pair[rows.trial]
+                in_repeats.append(
+                    pd.DataFrame(
+                        {
+                            "trial": rows.trial[paired],
+                            "term": rows.cell[paired] % cells.terms,
+                            "value": rows.value[paired],
+                        }
+                    )
+                )
+            for batch in batches():
+                rows = _RatingRows(batch, people=people, trials=trials, cells=cells)
+                compared = rows.original & (cell_count[rows.cell] > 1)
+                cell = rows.cell[compared]
+                x = rows.value[compared]
+                y = (cell_total[cell] - x) / (cell_count[cell] - 1)
+                sums.add_agreement(rows.participant[compared], x, y)
+        return RatingMeasures(
+            spread=sums.spread(people),
+            repeats=trials.repeat_pairs(pd.concat(in_repeats, ignore_index=True)),
+            agreement=sums.agreement(people),
+            seconds_per_term=trials.seconds_per_term(ratings_per_trial),
+        )
+
+
+_RATING_COLUMNS = dict.fromkeys(["participant", "trial", "song", "term", "value"], pa.int64())
+_TRIAL_COLUMNS = {
+    "id": pa.int64(),
+    "participant": pa.int64(),
+    "status": pa.string(),
+    "repeat_of": pa.int64(),
+    "response_seconds": pa.float64(),
+}
+
+
+@dataclass(frozen=True)
+class _Trials:
+    """The study's trials as arrays sorted by id: a rating finds its trial by binary search."""
+
+    ids: np.ndarray
+    participant: np.ndarray
+    response_seconds: np.ndarray
+    original: np.ndarray
+    """Submitted and not a repeat: the ratings compared with the cell's others."""
+    repeat_of: np.ndarray
+    """For a submitted repeat trial, the position (in `ids`) of its original; else -1."""
+    in_repeat_pair: np.ndarray
+    submitted: np.ndarray
+
+    @classmethod
+    def of(cls, participant_ids: QuerySet[Any] | list[int]) -> _Trials:
+        query = Trial.objects.filter(participant_id__in=participant_ids).values_list(
+            "id", "participant_id", "status", "repeat_of_id", "response_seconds"
+        )
+        with query_batches(*query.query.sql_with_params(), _TRIAL_COLUMNS) as batches:
+            table = pa.Table.from_batches(list(batches()), schema=pa.schema(_TRIAL_COLUMNS))
+        order = np.argsort(table.column("id").to_numpy(), kind="stable")
+        ids = table.column("id").to_numpy()[order]
+        submitted = pc.equal(table.column("status"), Trial.Status.SUBMITTED.value)
+        submitted = submitted.to_numpy(zero_copy_only=False)[order]
+        repeat_of_id = pc.fill_null(table.column("repeat_of"), 0).to_numpy()[order]
+        is_repeat = submitted & (repeat_of_id > 0)
+        repeat_of = np.where(is_repeat, np.searchsorted(ids, repeat_of_id), -1)
+        in_repeat_pair = is_repeat.copy()
+        in_repeat_pair[repeat_of[is_repeat]] = True
+        return cls(
+            ids=ids,
+            participant=table.column("participant").to_numpy()[order],
+            response_seconds=table.column("response_seconds").to_numpy(zero_copy_only=False)[order],
+            original=submitted & (repeat_of_id == 0),
+            repeat_of=repeat_of,
+            in_repeat_pair=in_repeat_pair,
+            submitted=submitted,
+        )
+
+    def repeat_pairs(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """Per participant, how many terms they rated twice and the summed absolute change."""
+        repeats = rows[self.repeat_of[rows["trial"]] >= 0]
+        pairs = repeats.assign(original=self.repeat_of[repeats["trial"]]).merge(
+            rows, left_on=["original", "term"], right_on=["trial", "term"], suffixes=("", "_o")
+        )
+        diff = (pairs["value"] - pairs["value_o"]).abs().astype(np.int64)
+        by = self.participant[pairs["trial"]]
+        summary = diff.groupby(by).agg(pairs="size", abs_diff_sum="sum")
+        return summary.rename_axis("participant")
+
+    def seconds_per_term(self, ratings_per_trial: np.ndarray) -> pd.DataFrame:
+        timed = self.submitted & ~np.isnan(self.response_seconds) & (ratings_per_trial > 0)
+        return pd.DataFrame(
+            {
+                "participant": self.participant[timed],
+                "per_term": self.response_seconds[timed] / ratings_per_trial[timed],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Song × term cells numbered densely: song position × number of terms + term position."""
+
+    songs: np.ndarray
+    term_ids: np.ndarray
+
+    @property
+    def terms(self) -> int:
+        return len(self.term_ids)
+
+    @property
+    def size(self) -> int:
+        return len(self.songs) * self.terms
+
+    @classmethod
+    def of(cls, *, study_id: int) -> _Cells:
+        songs = Song.objects.filter(study_id=study_id).values_list("pk", flat=True)
+        terms = Term.objects.filter(locale__study_id=study_id).values_list("pk", flat=True)
+        return cls(
+            songs=np.sort(np.fromiter(songs, np.int64)),
+            term_ids=np.sort(np.fromiter(terms, np.int64)),
+        )
+
+
+class _RatingRows:
+    """One batch of ratings as positions in the participant, trial and cell arrays."""
+
+    def __init__(
+        self, batch: pa.RecordBatch, *, people: np.ndarray, trials: _Trials, cells: _Cells
+    ) -> None:
+        self.participant = np.searchsorted(people, batch.column("participant").to_numpy())
+        self.trial = np.searchsorted(trials.ids, batch.column("trial").to_numpy())
+        self.cell = np.searchsorted(
+            cells.songs, batch.column("song").to_numpy()
+        ) * cells.terms + np.searchsorted(cells.term_ids, batch.column("term").to_numpy())
+        self.value = batch.column("value").to_numpy().astype(np.float64)
+        self.original = trials.original[self.trial]
+
+
+class _ParticipantSums:
+    """Running sums per participant position; exact, as ratings are small integers."""
+
+    def __init__(self, participants: int) -> None:
+        self.size = participants
+        self.sums = {
+            name: np.zeros(participants)
+            for name in ("ratings", "sum", "squares", "n", "sx", "sy", "sxx", "syy", "sxy")
+        }
+        self.seen = {value: np.zeros(participants, bool) for value in SCALE_VALUES}
+
+    def _add(self, name: str, at: np.ndarray, weights: np.ndarray | None = None) -> None:
+        self.sums[name] += np.bincount(at, weights, minlength=self.size)
+
+    def add_spread(self, at: np.ndarray, value: np.ndarray) -> None:
+        self._add("ratings", at)
+        self._add("sum", at, value)
+        self._add("squares", at, value * value)
+        for point, seen in self.seen.items():
+            seen[np.unique(at[value == point])] = True
+
+    def add_agreement(self, at: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        self._add("n", at)
+        for name, weights in (("sx", x), ("sy", y), ("sxx", x * x), ("syy", y * y), ("sxy", x * y)):
+            self._add(name, at, weights)
+
+    def _frame(
+        self, people: np.ndarray, columns: Mapping[str, np.ndarray], rows: str
+    ) -> pd.DataFrame:
+        present = self.sums[rows] > 0
+        return pd.DataFrame(
+            {name: values[present] for name, values in columns.items()},
+            index=pd.Index(people[present], name="participant"),
+        )
+
+    def spread(self, people: np.ndarray) -> pd.DataFrame:
+        distinct = sum(seen.astype(np.int64) for seen in self.seen.values())
+        return self._frame(
+            people,
+            {
+                "ratings": self.sums["ratings"].astype(np.int64),
+                "distinct_values": distinct,
+                "sum": self.sums["sum"].astype(np.int64),
+                "squares": self.sums["squares"].astype(np.int64),
+            },
+            "ratings",
+        )
+
+    def agreement(self, people: np.ndarray) -> pd.DataFrame:
+        columns = {name: self.sums[name] for name in ("sx", "sy", "sxx", "syy", "sxy")}
+        return self._frame(people, {"n": self.sums["n"].astype(np.int64), **columns}, "n")
 
 
 def _frame(rows: Sequence[Sequence[Any]], dtypes: Mapping[str, Any]) -> pd.DataFrame:
@@ -174,31 +396,13 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     defaults={"max_mean_abs_diff": 1.0},
 )
 def repeat_consistency(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
-    summary = data.per_participant(
-        """
-        SELECT t.participant_id, COUNT(*), SUM(ABS(r.value - o.value))
-        FROM rating_trial t
-        JOIN rating_rating r ON r.trial_id = t.id
-        JOIN rating_rating o ON o.trial_id = t.repeat_of_id AND o.term_id = r.term_id
-        WHERE t.repeat_of_id IS NOT NULL AND t.status = %(submitted)s
-            AND t.participant_id {of_study}
-        GROUP BY t.participant_id
-        """,
-        {"pairs": np.int64, "abs_diff_sum": np.int64},
-    )
+    summary = data.rating_measures.repeats.copy()
     summary["mean_abs_diff"] = summary.pop("abs_diff_sum") / summary["pairs"]
     threshold = params["max_mean_abs_diff"]
     summary["threshold"] = threshold
     return _result(
         summary["mean_abs_diff"] <= threshold, summary["mean_abs_diff"], _records(summary)
     )
-
-
-# Ratings are points of the scale (a check constraint), so "how many distinct values" is a sum
-# of flags the database can hash-aggregate, where COUNT(DISTINCT …) would sort every rating.
-_DISTINCT_VALUES = " + ".join(
-    f"MAX(CASE WHEN value = {point} THEN 1 ELSE 0 END)" for point in SCALE_VALUES
-)
 
 
 @quality_rule(
@@ -208,14 +412,7 @@ _DISTINCT_VALUES = " + ".join(
     defaults={"min_sd": 0.1},
 )
 def straight_lining(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
-    summary = data.per_participant(
-        f"""
-        SELECT participant_id, COUNT(*), {_DISTINCT_VALUES}, SUM(value), SUM(value * value)
-        FROM rating_rating WHERE participant_id {{of_study}}
-        GROUP BY participant_id
-        """,  # noqa: S608 - fixed SQL fragments, values are parameters
-        {"ratings": np.int64, "distinct_values": np.int64, "sum": np.int64, "squares": np.int64},
-    )
+    summary = data.rating_measures.spread.copy()
     n, total, squares = summary["ratings"], summary.pop("sum"), summary.pop("squares")
     # The population standard deviation from exact integer sums: n·Σv² − (Σv)² ≥ 0.
     summary["sd"] = np.sqrt((n * squares - total * total) / (n * n))
@@ -235,23 +432,9 @@ def too_fast(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     A trial's seconds are what the page measured from showing the trial to the press of
     submit, capped by the server's elapsed time (see rating.timing).
     """
-    batches = data.participant_batches(
-        """
-        SELECT t.participant_id, t.response_seconds / rated.terms
-        FROM rating_trial t JOIN (
-            SELECT trial_id, COUNT(*) AS terms FROM rating_rating
-            WHERE participant_id {of_study} GROUP BY trial_id
-        ) rated ON rated.trial_id = t.id
-        WHERE t.status = %(submitted)s AND t.response_seconds IS NOT NULL
-        ORDER BY t.participant_id
-        """,
-        {"per_term": np.float64},
-    )
-    summary = pd.concat(
-        batch.groupby("participant")["per_term"].agg(
-            trials="size", median_seconds_per_term="median"
-        )
-        for batch in batches
+    trials = data.rating_measures.seconds_per_term
+    summary = trials.groupby("participant")["per_term"].agg(
+        trials="size", median_seconds_per_term="median"
     )
     threshold = params["min_median_seconds_per_term"]
     summary["threshold"] = threshold
@@ -296,17 +479,6 @@ def clips_not_played(data: QualityData, params: Mapping[str, Any]) -> pd.DataFra
     )
 
 
-# Ratings that enter the means' comparison: those of submitted trials that are not repeats.
-# The trials that are not such are few (a repeat or two and a held trial per participant), so
-# they are left out by id, a small hashed list, instead of joining every rating to its trial.
-_ORIGINAL_RATINGS = """
-    SELECT participant_id AS participant, song_id AS song, term_id AS term, value
-    FROM rating_rating WHERE participant_id {of_study} AND trial_id NOT IN (
-        SELECT id FROM rating_trial WHERE participant_id {of_study}
-            AND (status <> %(submitted)s OR repeat_of_id IS NOT NULL))
-"""
-
-
 @quality_rule(
     name="agreement",
     version=1,
@@ -320,29 +492,7 @@ def agreement(data: QualityData, params: Mapping[str, Any]) -> pd.DataFrame:
     cell. Repeats are left out so nobody is compared with their own second answer. The
     database sums each rater's x (their rating) and y (the others' mean of the cell).
     """
-    sums = data.per_participant(
-        f"""
-        SELECT participant, COUNT(*), SUM(x), SUM(y), SUM(x * x), SUM(y * y), SUM(x * y)
-        FROM (
-            SELECT mine.participant, CAST(mine.value AS DOUBLE PRECISION) AS x,
-                CAST(cell.total - mine.value AS DOUBLE PRECISION) / (cell.n - 1) AS y
-            FROM ({_ORIGINAL_RATINGS}) mine
-            JOIN (
-                SELECT song, term, SUM(value) AS total, COUNT(*) AS n
-                FROM ({_ORIGINAL_RATINGS}) rated GROUP BY song, term HAVING COUNT(*) > 1
-            ) cell ON cell.song = mine.song AND cell.term = mine.term
-        ) pairs
-        GROUP BY participant
-        """,  # noqa: S608 - fixed SQL fragments, values are parameters
-        {
-            "n": np.int64,
-            "sx": np.float64,
-            "sy": np.float64,
-            "sxx": np.float64,
-            "syy": np.float64,
-            "sxy": np.float64,
-        },
-    )
+    sums = data.rating_measures.agreement
     n = sums["n"]
     covariance = sums["sxy"] - sums["sx"] * sums["sy"] / n
     spread = (sums["sxx"] - sums["sx"] ** 2 / n) * (sums["syy"] - sums["sy"] ** 2 / n)
@@ -551,43 +701,31 @@ def _counted_ids(study_id: int) -> set[int]:
 
 
 def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame) -> None:
-    """Store one rule's verdicts with multi-row INSERTs.
-
-    A run stores a result per rule and participant, a million rows at ten million ratings:
-    building a model instance for each took longer than every rule's computation together,
-    inside the transaction that holds the study row.
-    """
-    columns = [str(f.column) for f in QualityResult._meta.concrete_fields if not f.primary_key]
-    per_statement = (connection.features.max_query_params or 8000) // len(columns)
+    """Store one rule's verdicts: a row per participant, over a hundred thousand per run at
+    ten million ratings, inside the transaction that holds the study row."""
     params = json.dumps(item.params)
-    rows = (  # in the model's field order
-        (
-            run_id,
-            participant,
-            item.rule.name,
-            item.rule.version,
-            params,
-            passed,
-            None if math.isnan(value) else value,
-            json.dumps(evidence),
-        )
-        for participant, passed, value, evidence in zip(
-            outcome.index.tolist(),
-            outcome["passed"].tolist(),
-            outcome["value"].astype(float).tolist(),
-            outcome["evidence"].tolist(),
-            strict=True,
-        )
-    )
-    table = QualityResult._meta.db_table
-    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 - model's names
-    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    with connection.cursor() as cursor:
-        while batch := list(islice(rows, per_statement)):
-            cursor.execute(
-                insert + ", ".join([placeholders] * len(batch)),
-                [value for row in batch for value in row],
+    rows_insert(
+        QualityResult,
+        (  # in the model's field order
+            (
+                run_id,
+                participant,
+                item.rule.name,
+                item.rule.version,
+                params,
+                passed,
+                None if math.isnan(value) else value,
+                json.dumps(evidence),
             )
+            for participant, passed, value, evidence in zip(
+                outcome.index.tolist(),
+                outcome["passed"].tolist(),
+                outcome["value"].astype(float).tolist(),
+                outcome["evidence"].tolist(),
+                strict=True,
+            )
+        ),
+    )
 
 
 @transaction.atomic

@@ -153,3 +153,17 @@ def test_a_participant_without_ratings_is_not_judged_and_not_excluded(population
     assert result.passed and result.value is None
     assert result.evidence == {"judged": False, "reason": "no data for this rule"}
     assert not ExclusionDecision.objects.get(participant=newcomer).excluded
+
+
+def test_a_study_without_any_rating_yet_is_checked_without_judging_anyone(db):
+    participant = ParticipantFactory()
+
+    run = quality_check(study_id=participant.study_id)
+
+    results = QualityResult.objects.filter(run=run, participant=participant)
+    assert results.count() == len(RULES)
+    assert results.filter(rule="agreement").get().evidence == {
+        "judged": False,
+        "reason": "no data for this rule",
+    }
+    assert run.participants_excluded == 0
