@@ -13,6 +13,7 @@ version it abandoned as failed) takes the next version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
@@ -23,6 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +34,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import IntegerField, Max
+from django.db.models.functions import Cast
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
@@ -40,15 +43,15 @@ from analysis.crosscultural.models import Prediction
 from analysis.dataset_card import write_card_files
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
-from analysis.services.aggregation import Progress, cells_aggregate, grouping_settings
+from analysis.services.aggregation import Progress, cells_aggregate
+from analysis.services.batches import query_batches
 from elicitation.export import chain_export_rows
 from moodlab.errors import Invalid
 from moodlab.studies.csv_safety import guard_column
 from moodlab.studies.models import Participant, Song, Study
-from rating.models import Rating
+from rating.models import Rating, Trial
 
 BATCH_ROWS = 100_000
-_CSV_BLOCK_BYTES = 4 << 20
 _STUDY_FIELDS_LEFT_OUT = {"id", "researchers", "created_at", "updated_at"}
 
 
@@ -122,54 +125,86 @@ def _term_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
         yield tuple(term[name] for name in TERM_TABLE_COLUMNS)
 
 
-# Ratings in the files' order, as integers: the pseudonym's number (participants ranked by
-# public id, as `_pseudonyms` numbers them), song, term, value, position, repeat (0/1).
-_RATING_NUMBERS = """
-SELECT ranked.number, r.song_id, r.term_id, r.value, t.position, CAST(t.is_repeat AS INTEGER)
-FROM rating_rating r
-JOIN rating_trial t ON t.id = r.trial_id
-JOIN (
-    SELECT id, ROW_NUMBER() OVER (ORDER BY public_id) AS number
+# The study's ratings by participant, in the files' order of participants: the pseudonym's
+# number (participants ranked by public id, as `_pseudonyms` numbers them), then trial, song,
+# term and value. On PostgreSQL each participant's ratings come through the participant
+# index in turn (OFFSET 0 keeps the planner from flattening that into a join and a sort of
+# every rating, which took longer than the rest of the export); the order within a
+# participant is set in Python (see _rating_numbers).
+_RANKED = """
+    SELECT id, public_id, ROW_NUMBER() OVER (ORDER BY public_id) AS number
     FROM studies_participant WHERE study_id = %(study)s
-) ranked ON ranked.id = r.participant_id
-ORDER BY ranked.number, t.position, r.term_id
 """
-_RATING_NUMBER_COLUMNS = ("number", "song", "term", "value", "position", "is_repeat")
+_RATINGS_BY_PARTICIPANT = {
+    "postgresql": f"""
+        SELECT ranked.number, r.trial_id, r.song_id, r.term_id, r.value
+        FROM ({_RANKED}) ranked CROSS JOIN LATERAL (
+            SELECT trial_id, song_id, term_id, value FROM rating_rating
+            WHERE participant_id = ranked.id OFFSET 0
+        ) r
+        ORDER BY ranked.public_id
+    """,  # noqa: S608 - fixed SQL fragments, values are parameters
+    "sqlite": f"""
+        SELECT ranked.number, r.trial_id, r.song_id, r.term_id, r.value
+        FROM rating_rating r JOIN ({_RANKED}) ranked ON ranked.id = r.participant_id
+        ORDER BY ranked.number
+    """,  # noqa: S608 - fixed SQL fragments, values are parameters
+}
+_RATING_COLUMNS = dict.fromkeys(["number", "trial", "song", "term", "value"], pa.int64())
+_TRIAL_COLUMNS = {"id": pa.int64(), "position": pa.int64(), "is_repeat": pa.int64()}
 
 
 def _rating_numbers(study_id: int) -> Iterator[pa.RecordBatch]:
-    """`_RATING_NUMBERS` in batches of int64 columns, never all of it in memory.
+    """Every rating as integers in the files' order: participant, trial position, term.
 
-    On PostgreSQL, COPY writes the rows as CSV to a temporary file that Arrow's reader parses
-    block by block (far faster than a Python tuple per row); elsewhere a cursor fetches them.
+    Batches hold whole participants, so each is put in order on its own and memory holds
+    one batch, never the study's ratings.
     """
-    params = {"study": study_id}
-    if connection.vendor == "postgresql":
-        with tempfile.NamedTemporaryFile(suffix=".csv") as numbers:
-            with transaction.atomic(), connection.cursor() as cursor:
-                grouping_settings(cursor)  # the sort by pseudonym too
-                query = cursor.mogrify(_RATING_NUMBERS, params).decode()
-                cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", numbers)
-            numbers.flush()
-            if not numbers.tell():  # no ratings (Arrow refuses an empty file)
-                return
-            yield from pa_csv.open_csv(
-                numbers.name,
-                read_options=pa_csv.ReadOptions(
-                    column_names=list(_RATING_NUMBER_COLUMNS), block_size=_CSV_BLOCK_BYTES
-                ),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types=dict.fromkeys(_RATING_NUMBER_COLUMNS, pa.int64())
-                ),
-            )
-        return
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(_RATING_NUMBERS, params)
-        while rows := cursor.fetchmany(BATCH_ROWS):
+    trials = (
+        Trial.objects.filter(participant__study_id=study_id)
+        .annotate(repeat=Cast("is_repeat", IntegerField()))
+        .values_list("id", "position", "repeat")
+    )
+    with query_batches(*trials.query.sql_with_params(), _TRIAL_COLUMNS) as batches:
+        table = pa.Table.from_batches(list(batches()), schema=pa.schema(_TRIAL_COLUMNS))
+    order = np.argsort(table.column("id").to_numpy(), kind="stable")
+    trial_ids = table.column("id").to_numpy()[order]
+    position = table.column("position").to_numpy()[order]
+    is_repeat = table.column("is_repeat").to_numpy()[order]
+    sql = _RATINGS_BY_PARTICIPANT[connection.vendor]
+    with query_batches(sql, {"study": study_id}, _RATING_COLUMNS) as batches:
+        for ratings in _whole_participants(batches()):
+            trial = np.searchsorted(trial_ids, ratings.column("trial").to_numpy())
+            number, term = ratings.column("number").to_numpy(), ratings.column("term").to_numpy()
+            in_order = np.lexsort((term, position[trial], number))
             yield pa.record_batch(
-                [pa.array(column, type=pa.int64()) for column in zip(*rows, strict=True)],
-                names=list(_RATING_NUMBER_COLUMNS),
+                {
+                    "number": number[in_order],
+                    "song": ratings.column("song").to_numpy()[in_order],
+                    "term": term[in_order],
+                    "value": ratings.column("value").to_numpy()[in_order],
+                    "position": position[trial][in_order],
+                    "is_repeat": is_repeat[trial][in_order],
+                }
             )
+
+
+def _whole_participants(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]:
+    """The batches (ordered by participant number) cut so that no participant spans two."""
+    held = None
+    for batch in batches:
+        table = (
+            pa.Table.from_batches([batch])
+            if held is None
+            else pa.concat_tables([held, pa.Table.from_batches([batch])])
+        )
+        numbers = table.column("number").to_numpy()
+        cut = int(np.searchsorted(numbers, numbers[-1]))  # where the last participant starts
+        if cut:
+            yield table.slice(0, cut).combine_chunks()
+        held = table.slice(cut)
+    if held is not None and held.num_rows:
+        yield held.combine_chunks()
 
 
 def _batches_of(size: int, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -288,18 +323,17 @@ def _participant_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
         ).order_by("rule")
         for participant_id, rule in failed.values_list("participant_id", "rule"):
             flags.setdefault(participant_id, []).append(rule)
-    participants = Participant.objects.filter(pk__in=context.pseudonyms).select_related("locale")
-    by_id = {p.pk: p for p in participants}
+    described = Participant.objects.filter(study=context.study).values_list(
+        "pk", "locale__code", "phase", "status"
+    )
+    locale_phase_status = {pk: rest for pk, *rest in described}
     counted = set(participants_counted(study_id=context.study.pk).values_list("pk", flat=True))
     for participant_id, pseudonym in context.pseudonyms.items():
-        participant = by_id[participant_id]
         decision = decisions.get(participant_id)
         excluded = participant_id not in counted
         yield (
             pseudonym,
-            participant.locale.code,
-            participant.phase,
-            participant.status,
+            *locale_phase_status[participant_id],
             excluded,
             ";".join(r["rule"] for r in decision.reasons) if decision else "",
             decision.override if decision else "",
@@ -518,10 +552,12 @@ def _build(snapshot: Snapshot, progress: Progress) -> dict[str, Any]:
             }
         manifest = _manifest(snapshot, tables)
         (work / "README.md").write_text(_datasheet(manifest), encoding="utf-8")
-        write_card_files(work, snapshot=snapshot, manifest=manifest, sha256=_sha256)
+        # The files are final once written: the dataset card and the manifest hash each once.
+        sha256 = functools.cache(_sha256)
+        write_card_files(work, snapshot=snapshot, manifest=manifest, sha256=sha256)
         storage = storages["snapshots"]
         for path in sorted(work.iterdir()):
-            manifest["files"][path.name] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+            manifest["files"][path.name] = {"sha256": sha256(path), "bytes": path.stat().st_size}
             _save(storage, f"{snapshot.folder}/{path.name}", path)
         manifest_path = work / "manifest.json"
         manifest_path.write_text(

@@ -15,6 +15,7 @@ from django.core.files.storage import storages
 from analysis.dataset_card import CARD_FILES
 from analysis.models import Snapshot
 from analysis.selectors import snapshots_visible_to, study_terms_table
+from analysis.services import batches as database_batches
 from analysis.services import snapshots
 from analysis.services.quality import quality_check
 from analysis.services.snapshots import SNAPSHOT_TABLES, snapshot_export
@@ -212,12 +213,24 @@ def test_the_elicitation_chains_are_a_table_under_the_same_pseudonyms():
     assert str(first.public_id).encode() not in everything
 
 
+def test_batches_are_cut_between_participants_never_inside_one():
+    numbers = [[1, 1, 2], [2, 2], [2, 3, 3], [4]]
+    read = [pa.record_batch({"number": n, "value": range(len(n))}) for n in numbers]
+
+    cut = [table.column("number").to_pylist() for table in snapshots._whole_participants(read)]
+
+    assert cut == [[1, 1], [2, 2, 2, 2], [3, 3], [4]]
+
+
 def test_the_streamed_ratings_files_are_those_the_row_by_row_export_wrote(
     snapshot_study, monkeypatch, tmp_path
 ):
     """Ratings stream as numbers (COPY on PostgreSQL) into Arrow lookups; the bytes are
     those of the earlier export that made a tuple of each rating, row groups included."""
     monkeypatch.setattr(snapshots, "BATCH_ROWS", 7)
+    # Blocks of a few rows read from the database, so participants span them.
+    monkeypatch.setattr(database_batches, "_CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(database_batches, "FETCH_ROWS", 5)
     snapshot = snapshot_export(study_id=snapshot_study.pk)
 
     def rows_one_by_one(context):
