@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from analysis.models import CellAggregate
@@ -45,16 +45,17 @@ def _value_counts(study_id: int) -> QuerySet[Any]:
 
     Everything a cell reports (n, mean, sd, median) follows exactly from these counts, since
     ratings are points of the scale, and counting is the cheapest grouping there is: no
-    numeric sums, a few bytes per group. A repeat trial is a consistency check, not a second
+    numeric sums, a few bytes per cell. A repeat trial is a consistency check, not a second
     vote on the cell: they are left out by an anti-join against the few repeat trials (which,
     unlike NOT IN, PostgreSQL runs in parallel).
     """
     counted = participant_ids_to_filter(participants_counted(study_id=study_id))
     repeats = Trial.objects.filter(pk=OuterRef("trial_id"), is_repeat=True)
+    per_value = {f"n{value}": Count("pk", filter=Q(value=value)) for value in SCALE_VALUES}
     return (
         Rating.objects.filter(~Exists(repeats), participant_id__in=counted)
-        .values("song_id", "term_id", "value")
-        .annotate(ratings=Count("*"))
+        .values("song_id", "term_id")
+        .annotate(**per_value)
         .order_by()
     )
 
@@ -68,10 +69,12 @@ def _at_position(position: str) -> str:
     return f"CASE {' '.join(whens)} END"
 
 
-_PER_VALUE = ", ".join(
-    f"CAST(SUM(CASE WHEN value = {value} THEN ratings ELSE 0 END) AS BIGINT) AS n{value}"
-    for value in SCALE_VALUES
-)
+def _weighted(power: int) -> str:
+    """SQL for Σ value^power over a cell's ratings, from its per-value counts (0: how many)."""
+    return " + ".join(f"{value**power} * n{value}" for value in SCALE_VALUES)
+
+
+_PER_VALUE = ", ".join(f"CAST(n{value} AS BIGINT) AS n{value}" for value in SCALE_VALUES)
 _SPREAD = "CAST(n * squares - total * total AS DOUBLE PRECISION)"
 """n·Σv² − (Σv)²: exact in integers and never negative, so the square roots are defined."""
 
@@ -87,10 +90,9 @@ SELECT %s, term.locale_id, cell.song_id, cell.term_id, n,
     CASE WHEN n > 1 THEN SQRT({_SPREAD} / (n * n * (n - 1))) END,
     %s
 FROM (
-    SELECT song_id, term_id, CAST(SUM(ratings) AS BIGINT) AS n,
-        CAST(SUM(value * ratings) AS BIGINT) AS total,
-        CAST(SUM(value * value * ratings) AS BIGINT) AS squares, {_PER_VALUE}
-    FROM aggregation_value_counts GROUP BY song_id, term_id
+    SELECT song_id, term_id, {_PER_VALUE}, CAST({_weighted(0)} AS BIGINT) AS n,
+        CAST({_weighted(1)} AS BIGINT) AS total, CAST({_weighted(2)} AS BIGINT) AS squares
+    FROM aggregation_value_counts
 ) AS cell JOIN studies_term term ON term.id = cell.term_id
 WHERE true
 ON CONFLICT (study_id, locale_id, song_id, term_id) DO UPDATE SET
