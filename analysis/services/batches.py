@@ -22,7 +22,9 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from django.db import connection, models, transaction
 
@@ -66,6 +68,35 @@ def query_batches(
             )
 
         yield parsed
+
+
+def query_arrays(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], types: Mapping[str, np.dtype[Any]]
+) -> dict[str, np.ndarray]:
+    """The rows of `sql` as one numpy array per column, sorted by the first (an id).
+
+    For a study's trials, which jobs look ratings up in by binary search: a million and a
+    half at ten million ratings, held in the narrowest types that fit. A NULL is 0 in an
+    integer column and NaN in a float one.
+    """
+    arrow_types = {name: pa.from_numpy_dtype(kind) for name, kind in types.items()}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in types}
+    with query_batches(sql, params, arrow_types) as batches:
+        for batch in batches():
+            for name, kind in types.items():
+                column = batch.column(name)
+                if np.issubdtype(kind, np.integer):
+                    column = pc.fill_null(column, 0)
+                parts[name].append(column.to_numpy(zero_copy_only=False).astype(kind, copy=False))
+    arrays = {
+        name: np.concatenate(parts.pop(name)) if parts[name] else np.zeros(0, kind)
+        for name, kind in types.items()
+    }
+    first = next(iter(arrays.values()))
+    if np.any(first[1:] < first[:-1]):  # rows mostly come in id order already
+        order = np.argsort(first, kind="stable")
+        arrays = {name: values[order] for name, values in arrays.items()}
+    return arrays
 
 
 def _fetched(

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Case, F, QuerySet, Value, When
@@ -29,7 +28,7 @@ from django.utils import timezone
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
 from analysis.selectors import participant_ids_to_filter, participants_counted
 from analysis.services.aggregation import Progress, grouping_settings
-from analysis.services.batches import query_batches, rows_insert
+from analysis.services.batches import query_arrays, query_batches, rows_insert
 from moodlab.errors import Invalid
 from moodlab.studies.models import Participant, PrescreenResult, Song, Study, Term
 from moodlab.studies.scale import SCALE_VALUES
@@ -114,13 +113,13 @@ class QualityData:
         needs every cell's final total, sums each rater against the others of the cell.
         """
         people = np.sort(np.fromiter(self._everyone.values_list("pk", flat=True), np.int64))
-        trials = _Trials.of(participant_ids_to_filter(self._everyone))
+        trials = _Trials.of(participant_ids_to_filter(self._everyone), people)
         cells = _Cells.of(study_id=self.study_id)
         ratings = Rating.objects.filter(
             participant_id__in=participant_ids_to_filter(self._everyone)
         ).values_list("participant_id", "trial_id", "song_id", "term_id", "value")
         sums = _ParticipantSums(len(people))
-        ratings_per_trial = np.zeros(len(trials.ids), np.int64)
+        ratings_per_trial = np.zeros(len(trials.ids), np.int32)
         cell_total = np.zeros(cells.size)
         cell_count = np.zeros(cells.size, np.int64)
         in_repeats = [pd.DataFrame({"trial": [], "term": [], "value": []}, dtype=np.int64)]
@@ -152,19 +151,19 @@ class QualityData:
                 sums.add_agreement(rows.participant[compared], x, y)
         return RatingMeasures(
             spread=sums.spread(people),
-            repeats=trials.repeat_pairs(pd.concat(in_repeats, ignore_index=True)),
+            repeats=trials.repeat_pairs(pd.concat(in_repeats, ignore_index=True), people),
             agreement=sums.agreement(people),
-            seconds_per_term=trials.seconds_per_term(ratings_per_trial),
+            seconds_per_term=trials.seconds_per_term(ratings_per_trial, people),
         )
 
 
 _RATING_COLUMNS = dict.fromkeys(["participant", "trial", "song", "term", "value"], pa.int64())
 _TRIAL_COLUMNS = {
-    "id": pa.int64(),
-    "participant": pa.int64(),
-    "status": pa.string(),
-    "repeat_of": pa.int64(),
-    "response_seconds": pa.float64(),
+    "id": np.dtype(np.int64),
+    "participant": np.dtype(np.int64),
+    "submitted": np.dtype(np.int8),
+    "repeat_of": np.dtype(np.int64),
+    "response_seconds": np.dtype(np.float64),
 }
 
 
@@ -174,56 +173,57 @@ class _Trials:
 
     ids: np.ndarray
     participant: np.ndarray
+    """Positions in the study's sorted participant ids."""
     response_seconds: np.ndarray
+    submitted: np.ndarray
     original: np.ndarray
     """Submitted and not a repeat: the ratings compared with the cell's others."""
     repeat_of: np.ndarray
     """For a submitted repeat trial, the position (in `ids`) of its original; else -1."""
     in_repeat_pair: np.ndarray
-    submitted: np.ndarray
 
     @classmethod
-    def of(cls, participant_ids: QuerySet[Any] | list[int]) -> _Trials:
-        query = Trial.objects.filter(participant_id__in=participant_ids).values_list(
-            "id", "participant_id", "status", "repeat_of_id", "response_seconds"
+    def of(cls, participant_ids: QuerySet[Any] | list[int], people: np.ndarray) -> _Trials:
+        query = (
+            Trial.objects.filter(participant_id__in=participant_ids)
+            .annotate(submitted=Case(When(status=Trial.Status.SUBMITTED, then=1), default=0))
+            .values_list("id", "participant_id", "submitted", "repeat_of_id", "response_seconds")
         )
-        with query_batches(*query.query.sql_with_params(), _TRIAL_COLUMNS) as batches:
-            table = pa.Table.from_batches(list(batches()), schema=pa.schema(_TRIAL_COLUMNS))
-        order = np.argsort(table.column("id").to_numpy(), kind="stable")
-        ids = table.column("id").to_numpy()[order]
-        submitted = pc.equal(table.column("status"), Trial.Status.SUBMITTED.value)
-        submitted = submitted.to_numpy(zero_copy_only=False)[order]
-        repeat_of_id = pc.fill_null(table.column("repeat_of"), 0).to_numpy()[order]
+        trial = query_arrays(*query.query.sql_with_params(), _TRIAL_COLUMNS)
+        submitted = trial.pop("submitted").astype(bool)
+        repeat_of_id = trial.pop("repeat_of")
         is_repeat = submitted & (repeat_of_id > 0)
-        repeat_of = np.where(is_repeat, np.searchsorted(ids, repeat_of_id), -1)
+        # Repeats are one or two per participant: only theirs are looked up.
+        repeat_of = np.full(len(submitted), -1, np.int32)
+        repeat_of[is_repeat] = np.searchsorted(trial["id"], repeat_of_id[is_repeat])
         in_repeat_pair = is_repeat.copy()
         in_repeat_pair[repeat_of[is_repeat]] = True
         return cls(
-            ids=ids,
-            participant=table.column("participant").to_numpy()[order],
-            response_seconds=table.column("response_seconds").to_numpy(zero_copy_only=False)[order],
+            ids=trial["id"],
+            participant=np.searchsorted(people, trial.pop("participant")).astype(np.int32),
+            response_seconds=trial["response_seconds"],
+            submitted=submitted,
             original=submitted & (repeat_of_id == 0),
             repeat_of=repeat_of,
             in_repeat_pair=in_repeat_pair,
-            submitted=submitted,
         )
 
-    def repeat_pairs(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def repeat_pairs(self, rows: pd.DataFrame, people: np.ndarray) -> pd.DataFrame:
         """Per participant, how many terms they rated twice and the summed absolute change."""
         repeats = rows[self.repeat_of[rows["trial"]] >= 0]
         pairs = repeats.assign(original=self.repeat_of[repeats["trial"]]).merge(
             rows, left_on=["original", "term"], right_on=["trial", "term"], suffixes=("", "_o")
         )
         diff = (pairs["value"] - pairs["value_o"]).abs().astype(np.int64)
-        by = self.participant[pairs["trial"]]
+        by = people[self.participant[pairs["trial"]]]
         summary = diff.groupby(by).agg(pairs="size", abs_diff_sum="sum")
         return summary.rename_axis("participant")
 
-    def seconds_per_term(self, ratings_per_trial: np.ndarray) -> pd.DataFrame:
+    def seconds_per_term(self, ratings_per_trial: np.ndarray, people: np.ndarray) -> pd.DataFrame:
         timed = self.submitted & ~np.isnan(self.response_seconds) & (ratings_per_trial > 0)
         return pd.DataFrame(
             {
-                "participant": self.participant[timed],
+                "participant": people[self.participant[timed]],
                 "per_term": self.response_seconds[timed] / ratings_per_trial[timed],
             }
         )

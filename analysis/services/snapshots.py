@@ -44,7 +44,7 @@ from analysis.dataset_card import write_card_files
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
 from analysis.services.aggregation import Progress, cells_aggregate
-from analysis.services.batches import query_batches
+from analysis.services.batches import query_arrays, query_batches
 from elicitation.export import chain_export_rows
 from moodlab.errors import Invalid
 from moodlab.studies.csv_safety import guard_column
@@ -151,7 +151,11 @@ _RATINGS_BY_PARTICIPANT = {
     """,  # noqa: S608 - fixed SQL fragments, values are parameters
 }
 _RATING_COLUMNS = dict.fromkeys(["number", "trial", "song", "term", "value"], pa.int64())
-_TRIAL_COLUMNS = {"id": pa.int64(), "position": pa.int64(), "is_repeat": pa.int64()}
+_TRIAL_COLUMNS = {
+    "id": np.dtype(np.int64),
+    "position": np.dtype(np.int16),
+    "is_repeat": np.dtype(np.int8),
+}
 
 
 def _rating_numbers(study_id: int) -> Iterator[pa.RecordBatch]:
@@ -165,12 +169,8 @@ def _rating_numbers(study_id: int) -> Iterator[pa.RecordBatch]:
         .annotate(repeat=Cast("is_repeat", IntegerField()))
         .values_list("id", "position", "repeat")
     )
-    with query_batches(*trials.query.sql_with_params(), _TRIAL_COLUMNS) as batches:
-        table = pa.Table.from_batches(list(batches()), schema=pa.schema(_TRIAL_COLUMNS))
-    order = np.argsort(table.column("id").to_numpy(), kind="stable")
-    trial_ids = table.column("id").to_numpy()[order]
-    position = table.column("position").to_numpy()[order]
-    is_repeat = table.column("is_repeat").to_numpy()[order]
+    trial = query_arrays(*trials.query.sql_with_params(), _TRIAL_COLUMNS)
+    trial_ids, position, is_repeat = trial["id"], trial["position"], trial["is_repeat"]
     sql = _RATINGS_BY_PARTICIPANT[connection.vendor]
     with query_batches(sql, {"study": study_id}, _RATING_COLUMNS) as batches:
         for ratings in _whole_participants(batches()):
