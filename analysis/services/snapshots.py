@@ -73,10 +73,6 @@ class ExportContext:
     pseudonyms: dict[int, str] = field(default_factory=dict)
     terms: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def label_of(self) -> dict[int, str]:
-        return {term["term_id"]: term["label"] for term in self.terms}
-
 
 @dataclass(frozen=True)
 class SnapshotTable:
@@ -229,24 +225,41 @@ def _batches_of(size: int, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Rec
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
+class _Texts:
+    """The text columns the files show for ids, looked up by Arrow, not a Python string per row."""
+
+    def __init__(self, context: ExportContext) -> None:
+        self.pseudonyms = pa.array(list(context.pseudonyms.values()), type=pa.string())
+        self._terms = pd.Index([term["term_id"] for term in context.terms])
+        self._term_texts = {
+            name: pa.array([term[name] for term in context.terms], type=pa.string())
+            for name in ("locale", "label", "gloss")
+        }
+        songs = dict(Song.objects.filter(study=context.study).values_list("id", "external_id"))
+        self._songs = pd.Index(list(songs))
+        self._song_external_ids = pa.array(list(songs.values()), type=pa.string())
+
+    def of_terms(self, term_ids: pa.Array) -> dict[str, pa.Array]:
+        """The terms' locale, label and gloss."""
+        at = self._terms.get_indexer(term_ids.to_numpy())
+        return {name: texts.take(at) for name, texts in self._term_texts.items()}
+
+    def song_external_ids(self, song_ids: pa.Array) -> pa.Array:
+        return self._song_external_ids.take(self._songs.get_indexer(song_ids.to_numpy()))
+
+
 def _rating_batches(context: ExportContext, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """Numbers from the database, turned into the table's text columns by Arrow lookups."""
-    pseudonyms = pa.array(list(context.pseudonyms.values()), type=pa.string())
-    terms = pd.Index([term["term_id"] for term in context.terms])
-    term_locale = pa.array([term["locale"] for term in context.terms], type=pa.string())
-    term_label = pa.array([term["label"] for term in context.terms], type=pa.string())
-    external_id_of = dict(Song.objects.filter(study=context.study).values_list("id", "external_id"))
-    songs = pd.Index(list(external_id_of))
-    song_external = pa.array(list(external_id_of.values()), type=pa.string())
+    texts = _Texts(context)
     for numbers in _batches_of(BATCH_ROWS, _rating_numbers(context.study.pk)):
-        term_at = terms.get_indexer(numbers.column("term").to_numpy())
+        term = texts.of_terms(numbers.column("term"))
         yield pa.record_batch(
             [
-                pseudonyms.take(pc.subtract(numbers.column("number"), 1)),
-                term_locale.take(term_at),
-                song_external.take(songs.get_indexer(numbers.column("song").to_numpy())),
+                texts.pseudonyms.take(pc.subtract(numbers.column("number"), 1)),
+                term["locale"],
+                texts.song_external_ids(numbers.column("song")),
                 numbers.column("term"),
-                term_label.take(term_at),
+                term["label"],
                 numbers.column("value").cast(pa.int8()),
                 numbers.column("position").cast(pa.int16()),
                 numbers.column("is_repeat").cast(pa.bool_()),
@@ -255,25 +268,36 @@ def _rating_batches(context: ExportContext, schema: pa.Schema) -> Iterator[pa.Re
         )
 
 
-def _mean_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
-    label_of = context.label_of
-    rows = (
+_MEAN_COLUMNS = {
+    "song": pa.int64(),
+    "term": pa.int64(),
+    "n": pa.int32(),
+    **dict.fromkeys(["mean", "sd", "median", "sem"], pa.float64()),
+}
+
+
+def _mean_batches(context: ExportContext, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The study's cells in locale, song and term order, their texts looked up like ratings'."""
+    texts = _Texts(context)
+    cells = (
         CellAggregate.objects.filter(study=context.study)
         .order_by("locale__code", "song__external_id", "term_id")
-        .values_list(
-            "locale__code",
-            "song__external_id",
-            "term_id",
-            "term__label_en",
-            "n",
-            "mean",
-            "sd",
-            "median",
-            "sem",
-        )
+        .values_list("song_id", "term_id", "n", "mean", "sd", "median", "sem")
     )
-    for locale, song, term_id, gloss, *numbers in rows.iterator(chunk_size=BATCH_ROWS):
-        yield (locale, song, term_id, label_of[term_id], (gloss or "").strip(), *numbers)
+    with query_batches(*cells.query.sql_with_params(), _MEAN_COLUMNS) as batches:
+        for numbers in _batches_of(BATCH_ROWS, batches()):
+            term = texts.of_terms(numbers.column("term"))
+            yield pa.record_batch(
+                [
+                    term["locale"],
+                    texts.song_external_ids(numbers.column("song")),
+                    numbers.column("term"),
+                    term["label"],
+                    term["gloss"],
+                    *(numbers.column(name) for name in ("n", "mean", "sd", "median", "sem")),
+                ],
+                schema=schema,
+            )
 
 
 def _prediction_rows(context: ExportContext) -> Iterator[Sequence[Any]]:
@@ -415,7 +439,7 @@ SNAPSHOT_TABLES: list[SnapshotTable] = [
             Column("median", pa.float64(), "Median rating (continuous percentile)."),
             Column("sem", pa.float64(), "Standard error of the mean (empty when n = 1)."),
         ],
-        batches=_from_rows(_mean_rows),
+        batches=_mean_batches,
     ),
     SnapshotTable(
         name="participants",

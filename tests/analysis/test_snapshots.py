@@ -229,11 +229,12 @@ def test_the_streamed_ratings_files_are_those_the_row_by_row_export_wrote(
     those of the earlier export that made a tuple of each rating, row groups included."""
     monkeypatch.setattr(snapshots, "BATCH_ROWS", 7)
     # Blocks of a few rows read from the database, so participants span them.
-    monkeypatch.setattr(database_batches, "_CSV_BLOCK_BYTES", 64)
+    monkeypatch.setattr(database_batches, "_CSV_BLOCK_BYTES", 256)
     monkeypatch.setattr(database_batches, "FETCH_ROWS", 5)
     snapshot = snapshot_export(study_id=snapshot_study.pk)
 
     def rows_one_by_one(context):
+        label_of = {term["term_id"]: term["label"] for term in context.terms}
         for participant, locale, song, term, *rest in (
             Rating.objects.filter(participant__study=context.study)
             .order_by("participant__public_id", "trial__position", "term_id")
@@ -252,7 +253,7 @@ def test_the_streamed_ratings_files_are_those_the_row_by_row_export_wrote(
                 locale,
                 song,
                 term,
-                context.label_of[term],
+                label_of[term],
                 *rest,
             )
 
