@@ -28,7 +28,7 @@ from django.utils import timezone
 from analysis.models import ExclusionDecision, QualityResult, QualityRuleSetting, QualityRun
 from analysis.selectors import participant_ids_to_filter, participants_counted
 from analysis.services.aggregation import Progress, grouping_settings
-from analysis.services.batches import query_arrays, query_batches, rows_insert
+from analysis.services.batches import query_arrays, query_batches, regrouped, rows_insert
 from moodlab.errors import Invalid
 from moodlab.studies.models import Participant, PrescreenResult, Song, Study, Term
 from moodlab.studies.scale import SCALE_VALUES
@@ -37,6 +37,7 @@ from rating.models import Rating, Trial
 from rating.services import cells_recount, trials_release_abandoned
 
 _RESULT_BATCH = 5000
+_SUMMED_ROWS = 100_000
 
 _OF_STUDY = "IN (SELECT id FROM studies_participant WHERE study_id = %(study)s)"
 """Completes `<participant id column> ` to keep the study's rows (PostgreSQL and SQLite)."""
@@ -122,9 +123,9 @@ class QualityData:
         ratings_per_trial = np.zeros(len(trials.ids), np.int32)
         cell_total = np.zeros(cells.size)
         cell_count = np.zeros(cells.size, np.int64)
-        in_repeats = [pd.DataFrame({"trial": [], "term": [], "value": []}, dtype=np.int64)]
+        in_repeats: dict[str, list[np.ndarray]] = {"trial": [], "term": [], "value": []}
         with query_batches(*ratings.query.sql_with_params(), _RATING_COLUMNS) as batches:
-            for batch in batches():
+            for batch in regrouped(_SUMMED_ROWS, batches()):
                 rows = _RatingRows(batch, people=people, trials=trials, cells=cells)
                 sums.add_spread(rows.participant, rows.value)
                 ratings_per_trial += np.bincount(rows.trial, minlength=len(trials.ids))
@@ -133,25 +134,25 @@ class QualityData:
                 )
                 cell_count += np.bincount(rows.cell[rows.original], minlength=cells.size)
                 paired = trials.in_repeat_pair[rows.trial]
-                in_repeats.append(
-                    pd.DataFrame(
-                        {
-                            "trial": rows.trial[paired],
-                            "term": rows.cell[paired] % cells.terms,
-                            "value": rows.value[paired],
-                        }
-                    )
-                )
-            for batch in batches():
+                in_repeats["trial"].append(rows.trial[paired])
+                in_repeats["term"].append(rows.cell[paired] % cells.terms)
+                in_repeats["value"].append(rows.value[paired])
+            for batch in regrouped(_SUMMED_ROWS, batches()):
                 rows = _RatingRows(batch, people=people, trials=trials, cells=cells)
                 compared = rows.original & (cell_count[rows.cell] > 1)
                 cell = rows.cell[compared]
                 x = rows.value[compared]
                 y = (cell_total[cell] - x) / (cell_count[cell] - 1)
                 sums.add_agreement(rows.participant[compared], x, y)
+        repeat_rows = pd.DataFrame(
+            {
+                name: np.concatenate(parts) if parts else np.zeros(0)
+                for name, parts in in_repeats.items()
+            }
+        )
         return RatingMeasures(
             spread=sums.spread(people),
-            repeats=trials.repeat_pairs(pd.concat(in_repeats, ignore_index=True), people),
+            repeats=trials.repeat_pairs(repeat_rows.astype({"trial": np.int64}), people),
             agreement=sums.agreement(people),
             seconds_per_term=trials.seconds_per_term(ratings_per_trial, people),
         )
@@ -288,7 +289,7 @@ class _ParticipantSums:
         self._add("sum", at, value)
         self._add("squares", at, value * value)
         for point, seen in self.seen.items():
-            seen[np.unique(at[value == point])] = True
+            seen[at[value == point]] = True
 
     def add_agreement(self, at: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
         self._add("n", at)
@@ -329,7 +330,7 @@ def _frame(rows: Sequence[Sequence[Any]], dtypes: Mapping[str, Any]) -> pd.DataF
 
 
 RuleCheck = Callable[[QualityData, Mapping[str, Any]], pd.DataFrame]
-"""Returns a frame indexed by participant with columns passed, value and evidence (a dict)."""
+"""Returns a frame indexed by participant with columns passed, value and evidence (JSON)."""
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,13 @@ def _result(
     passed: pd.Series, value: pd.Series, evidence: Iterable[dict[str, Any]]
 ) -> pd.DataFrame:
     return pd.DataFrame(
-        {"passed": passed.astype(bool), "value": value.astype(float), "evidence": list(evidence)},
+        {
+            "passed": passed.astype(bool),
+            "value": value.astype(float),
+            # As JSON text from the start: a dict per rule and participant held until the run
+            # is written took more memory than anything else at a hundred thousand raters.
+            "evidence": [json.dumps(item) for item in evidence],
+        },
         index=passed.index,
     )
 
@@ -554,7 +561,7 @@ def quality_rules_of(*, study_id: int) -> list[ConfiguredRule]:
     return configured
 
 
-_NOT_JUDGED = {"judged": False, "reason": "no data for this rule"}
+_NOT_JUDGED = json.dumps({"judged": False, "reason": "no data for this rule"})
 
 
 def _outcome(rule: ConfiguredRule, data: QualityData) -> pd.DataFrame:
@@ -566,7 +573,7 @@ def _outcome(rule: ConfiguredRule, data: QualityData) -> pd.DataFrame:
         {
             "passed": verdicts["passed"].reindex(participants, fill_value=True).astype(bool),
             "value": verdicts["value"].reindex(participants),
-            "evidence": [e if isinstance(e, dict) else _NOT_JUDGED for e in evidence],
+            "evidence": [e if isinstance(e, str) else _NOT_JUDGED for e in evidence],
         },
         index=participants,
     )
@@ -715,7 +722,7 @@ def _results_insert(*, run_id: int, item: ConfiguredRule, outcome: pd.DataFrame)
                 params,
                 passed,
                 None if math.isnan(value) else value,
-                json.dumps(evidence),
+                evidence,
             )
             for participant, passed, value, evidence in zip(
                 outcome.index.tolist(),

@@ -44,7 +44,7 @@ from analysis.dataset_card import write_card_files
 from analysis.models import CellAggregate, ExclusionDecision, QualityResult, QualityRun, Snapshot
 from analysis.selectors import TERM_TABLE_COLUMNS, participants_counted, study_terms_table
 from analysis.services.aggregation import Progress, cells_aggregate
-from analysis.services.batches import query_arrays, query_batches
+from analysis.services.batches import query_arrays, query_batches, regrouped
 from elicitation.export import chain_export_rows
 from moodlab.errors import Invalid
 from moodlab.studies.csv_safety import guard_column
@@ -203,28 +203,6 @@ def _whole_participants(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.Table]
         yield held.combine_chunks()
 
 
-def _batches_of(size: int, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The batches regrouped into `size` rows each (the last one shorter).
-
-    Each batch becomes a Parquet row group, so the files stay the same however the rows
-    were read.
-    """
-    pending: list[pa.RecordBatch] = []
-    held = 0
-    for batch in batches:
-        pending.append(batch)
-        held += batch.num_rows
-        if held < size:
-            continue
-        table = pa.Table.from_batches(pending).combine_chunks()
-        whole = held - held % size
-        for start in range(0, whole, size):
-            yield table.slice(start, size).to_batches()[0]
-        pending, held = table.slice(whole).to_batches(), held - whole
-    if held:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-
-
 class _Texts:
     """The text columns the files show for ids, looked up by Arrow, not a Python string per row."""
 
@@ -251,7 +229,7 @@ class _Texts:
 def _rating_batches(context: ExportContext, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """Numbers from the database, turned into the table's text columns by Arrow lookups."""
     texts = _Texts(context)
-    for numbers in _batches_of(BATCH_ROWS, _rating_numbers(context.study.pk)):
+    for numbers in regrouped(BATCH_ROWS, _rating_numbers(context.study.pk)):
         term = texts.of_terms(numbers.column("term"))
         yield pa.record_batch(
             [
@@ -285,7 +263,7 @@ def _mean_batches(context: ExportContext, schema: pa.Schema) -> Iterator[pa.Reco
         .values_list("song_id", "term_id", "n", "mean", "sd", "median", "sem")
     )
     with query_batches(*cells.query.sql_with_params(), _MEAN_COLUMNS) as batches:
-        for numbers in _batches_of(BATCH_ROWS, batches()):
+        for numbers in regrouped(BATCH_ROWS, batches()):
             term = texts.of_terms(numbers.column("term"))
             yield pa.record_batch(
                 [
