@@ -239,9 +239,13 @@ def measure(ratings: int, *, keep: bool, reuse: bool) -> SizeResult:
         with connection.cursor() as cursor:
             cursor.execute(RESULTS_RESET, {"study": study.pk})
     with connection.cursor() as cursor:
-        # As autovacuum leaves the tables: statistics, and the visibility map that lets
-        # index-only scans skip the heap.
-        cursor.execute("VACUUM ANALYZE studies_participant, rating_trial, rating_rating")
+        # As autovacuum leaves the tables: statistics, the visibility map that lets
+        # index-only scans skip the heap, and no dead index entries left by the results a
+        # reused study's last run deleted (a new study has none to step over).
+        cursor.execute(
+            "VACUUM ANALYZE studies_participant, rating_trial, rating_rating, "
+            "analysis_cellaggregate, analysis_qualityresult, analysis_exclusiondecision"
+        )
         cursor.execute(
             "SELECT count(*) FROM rating_rating r JOIN studies_participant p "
             "ON p.id = r.participant_id WHERE p.study_id = %s",
