@@ -65,7 +65,7 @@ class QualityData:
 
     The ratings never come into memory whole: they stream in Arrow batches (see
     analysis.services.batches) into numpy sums over arrays of participants, trials and
-    cells, whose sizes do not grow with the number of ratings per participant.
+    cells, a few bytes for each of those, none for each rating.
     """
 
     def __init__(self, study_id: int) -> None:
@@ -114,11 +114,12 @@ class QualityData:
         needs every cell's final total, sums each rater against the others of the cell.
         """
         people = np.sort(np.fromiter(self._everyone.values_list("pk", flat=True), np.int64))
-        trials = _Trials.of(participant_ids_to_filter(self._everyone), people)
+        of_study = participant_ids_to_filter(self._everyone)
+        trials = _Trials.of(of_study, people)
         cells = _Cells.of(study_id=self.study_id)
-        ratings = Rating.objects.filter(
-            participant_id__in=participant_ids_to_filter(self._everyone)
-        ).values_list("participant_id", "trial_id", "song_id", "term_id", "value")
+        ratings = Rating.objects.filter(participant_id__in=of_study).values_list(
+            "participant_id", "trial_id", "song_id", "term_id", "value"
+        )
         sums = _ParticipantSums(len(people))
         ratings_per_trial = np.zeros(len(trials.ids), np.int32)
         cell_total = np.zeros(cells.size)
