@@ -160,7 +160,7 @@ class QualityData:
 
 
 _RATING_COLUMNS = dict.fromkeys(["participant", "trial", "song", "term", "value"], pa.int64())
-_TRIAL_COLUMNS = {
+_TRIAL_COLUMNS: dict[str, np.dtype[Any]] = {
     "id": np.dtype(np.int64),
     "participant": np.dtype(np.int64),
     "submitted": np.dtype(np.int8),
@@ -307,7 +307,7 @@ class _ParticipantSums:
         )
 
     def spread(self, people: np.ndarray) -> pd.DataFrame:
-        distinct = sum(seen.astype(np.int64) for seen in self.seen.values())
+        distinct = np.stack(list(self.seen.values())).sum(axis=0, dtype=np.int64)
         return self._frame(
             people,
             {

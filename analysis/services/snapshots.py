@@ -147,7 +147,7 @@ _RATINGS_BY_PARTICIPANT = {
     """,  # noqa: S608 - fixed SQL fragments, values are parameters
 }
 _RATING_COLUMNS = dict.fromkeys(["number", "trial", "song", "term", "value"], pa.int64())
-_TRIAL_COLUMNS = {
+_TRIAL_COLUMNS: dict[str, np.dtype[Any]] = {
     "id": np.dtype(np.int64),
     "position": np.dtype(np.int16),
     "is_repeat": np.dtype(np.int8),
