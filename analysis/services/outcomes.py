@@ -20,7 +20,7 @@ from analysis.models import (
     Snapshot,
 )
 from moodlab.studies.models import Study
-from rating.models import Trial
+from rating.models import Rating, Trial
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,12 @@ def _exclusion_reasons(study_id: int) -> str:
 
 def aggregation_report(*, study_id: int, cells: int) -> JobReport:
     if not cells:
+        if Rating.objects.filter(participant__study_id=study_id).exists():
+            why = f"every rating's participant is excluded; reasons: {_exclusion_reasons(study_id)}"
+        else:
+            why = "no rating yet"
         return JobReport.of(
-            failures=[
-                "The mean table is empty: no rating counts (none yet, or every rating's "
-                f"participant is excluded; reasons: {_exclusion_reasons(study_id)})."
-            ],
-            warnings=[],
+            failures=[f"The mean table is empty: no rating counts ({why})."], warnings=[]
         )
     return JobReport.of(
         failures=[],

@@ -32,6 +32,14 @@ def test_an_empty_mean_table_fails_the_aggregation_command(everyone_excluded):
         call_command("aggregate_ratings", study=everyone_excluded.slug, stdout=io.StringIO())
 
     assert failure.value.returncode == 1
+    assert "every rating's participant is excluded; reasons: overrides" in str(failure.value)
+
+
+def test_a_study_without_ratings_fails_aggregation_saying_there_are_none_yet(db):
+    study = Study.objects.create(slug="elicitation-only", title="Elicitation only")
+
+    with pytest.raises(CommandError, match=r"no rating counts \(no rating yet\)"):
+        call_command("aggregate_ratings", study=study.slug, stdout=io.StringIO())
 
 
 def test_an_empty_mean_table_fails_the_job_run_and_the_admin_says_why(
